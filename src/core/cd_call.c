@@ -1,0 +1,228 @@
+#include "cd_call.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_status_names[] = {
+    [CD_CALL_PENDING] = "pending",   [CD_CALL_DISPATCHED] = "dispatched",
+    [CD_CALL_EN_ROUTE] = "en_route", [CD_CALL_ON_SCENE] = "on_scene",
+    [CD_CALL_CLOSED] = "closed",     [CD_CALL_CANCELLED] = "cancelled",
+};
+
+const char *cd_call_status_name(cd_call_status_t status)
+{
+    if (status < CD_CALL_PENDING || status > CD_CALL_CANCELLED)
+        return NULL;
+    return s_status_names[status];
+}
+
+cd_call_status_t cd_call_status_parse(const char *name)
+{
+    for (int s = CD_CALL_PENDING; name && s <= CD_CALL_CANCELLED; s++)
+        if (strcmp(s_status_names[s], name) == 0)
+            return (cd_call_status_t)s;
+    return 0;
+}
+
+bool cd_call_is_open(const cd_call_t *call)
+{
+    return call->status != CD_CALL_CLOSED && call->status != CD_CALL_CANCELLED;
+}
+
+void cd_call_format_id(char out[CD_CALL_ID_MAX + 1], int64_t no)
+{
+    snprintf(out, CD_CALL_ID_MAX + 1, "C-%06" PRId64, no);
+}
+
+/* Optional free text: absent is fine; present must be clean and short enough. */
+static int s_check_text(const char *value, const char *field, size_t max, bool newlines,
+                        cd_error_t *err)
+{
+    if (!value)
+        return CD_OK;
+    if (strlen(value) > max)
+        return cd_error_set(err, CD_EINVAL, field, "%s is too long: at most %zu bytes", field, max);
+    if (!cd_text_is_clean(value, newlines))
+        return cd_error_set(err, CD_EINVAL, field,
+                            "%s must be UTF-8 text without control characters", field);
+    return CD_OK;
+}
+
+int cd_call_validate(const cd_call_input_t *in, cd_error_t *err)
+{
+    if (!in->type || !*in->type)
+        return cd_error_set(err, CD_EINVAL, "type",
+                            "type is required (a call type such as mental_health)");
+    if (!cd_text_is_ident(in->type, CD_TYPE_MAX))
+        return cd_error_set(err, CD_EINVAL, "type",
+                            "type must be a lower-case name like mental_health (letters, digits, "
+                            "'_', at most %d bytes)",
+                            CD_TYPE_MAX);
+    if (!in->has_priority)
+        return cd_error_set(err, CD_EINVAL, "priority", "priority is required: 1 (highest) to 4");
+    if (in->priority < 1 || in->priority > 4)
+        return cd_error_set(err, CD_EINVAL, "priority",
+                            "priority must be between 1 (highest) and 4; got %" PRId64,
+                            in->priority);
+    if (!in->has_lat)
+        return cd_error_set(err, CD_EINVAL, "lat", "lat (latitude) is required");
+    if (!isfinite(in->lat) || in->lat < -90.0 || in->lat > 90.0)
+        return cd_error_set(err, CD_EINVAL, "lat", "lat must be between -90 and 90; got %g",
+                            in->lat);
+    if (!in->has_lon)
+        return cd_error_set(err, CD_EINVAL, "lon", "lon (longitude) is required");
+    if (!isfinite(in->lon) || in->lon < -180.0 || in->lon > 180.0)
+        return cd_error_set(err, CD_EINVAL, "lon", "lon must be between -180 and 180; got %g",
+                            in->lon);
+    int rc;
+    if ((rc = s_check_text(in->address, "address", CD_ADDRESS_MAX, false, err)) ||
+        (rc = s_check_text(in->area, "area", CD_AREA_MAX, false, err)) ||
+        (rc = s_check_text(in->summary, "summary", CD_SUMMARY_MAX, true, err)) ||
+        (rc = s_check_text(in->caller_name, "caller_name", CD_CALLER_NAME_MAX, false, err)))
+        return rc;
+    if (in->language && *in->language && !cd_text_is_language_tag(in->language))
+        return cd_error_set(err, CD_EINVAL, "language",
+                            "language must be a BCP 47 tag such as es, ko, hy or zh-Hant; got "
+                            "'%.40s'",
+                            in->language);
+    if (in->callback && *in->callback &&
+        (strlen(in->callback) > CD_CALLBACK_MAX || !cd_text_is_phone(in->callback)))
+        return cd_error_set(err, CD_EINVAL, "callback",
+                            "callback must be a phone number (digits, spaces, + - ( ) . x; at "
+                            "most %d bytes)",
+                            CD_CALLBACK_MAX);
+    if (in->risk & ~(CD_RISK_WEAPON | CD_RISK_VIOLENCE | CD_RISK_MEDICAL))
+        return cd_error_set(err, CD_EINVAL, "risk", "unknown risk flag");
+    return CD_OK;
+}
+
+void cd_call_set_text(char **slot, const char *s)
+{
+    free(*slot);
+    *slot = cd_strdup(s ? s : "");
+}
+
+cd_call_t *cd_call_new(void)
+{
+    cd_call_t *call = cd_xcalloc(1, sizeof *call);
+    call->address = cd_strdup("");
+    call->summary = cd_strdup("");
+    call->caller_name = cd_strdup("");
+    call->cancel_reason = cd_strdup("");
+    return call;
+}
+
+void cd_call_destroy(cd_call_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cd_call_t *call = *self_p;
+    free(call->address);
+    free(call->summary);
+    free(call->caller_name);
+    free(call->cancel_reason);
+    free(call);
+    *self_p = NULL;
+}
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} s_risks[] = {
+    {CD_RISK_WEAPON, "weapon"},
+    {CD_RISK_VIOLENCE, "violence"},
+    {CD_RISK_MEDICAL, "medical"},
+};
+
+cJSON *cd_call_to_json(const cd_call_t *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "call_id", c->id);
+    cJSON_AddNumberToObject(o, "call_no", (double)c->no);
+    cJSON_AddStringToObject(o, "type", c->type);
+    cJSON_AddNumberToObject(o, "priority", c->priority);
+    cJSON_AddNumberToObject(o, "lat", c->lat);
+    cJSON_AddNumberToObject(o, "lon", c->lon);
+    cJSON_AddStringToObject(o, "address", c->address);
+    cJSON_AddStringToObject(o, "area", c->area);
+    cJSON_AddStringToObject(o, "language", c->language);
+    cJSON *risks = cJSON_AddArrayToObject(o, "risk_flags");
+    for (size_t i = 0; i < sizeof s_risks / sizeof s_risks[0]; i++)
+        if (c->risk & s_risks[i].bit)
+            cJSON_AddItemToArray(risks, cJSON_CreateString(s_risks[i].name));
+    cJSON_AddStringToObject(o, "summary", c->summary);
+    cJSON_AddStringToObject(o, "caller_name", c->caller_name);
+    cJSON_AddStringToObject(o, "callback", c->callback);
+    cJSON_AddStringToObject(o, "status", cd_call_status_name(c->status));
+    cJSON_AddNumberToObject(o, "created_ms", (double)c->created_ms);
+    cJSON_AddNumberToObject(o, "updated_ms", (double)c->updated_ms);
+    if (c->closed_ms)
+        cJSON_AddNumberToObject(o, "closed_ms", (double)c->closed_ms);
+    else
+        cJSON_AddNullToObject(o, "closed_ms");
+    cJSON_AddStringToObject(o, "cancel_reason", c->cancel_reason);
+    cJSON_AddNumberToObject(o, "last_seq", (double)c->last_seq);
+    return o;
+}
+
+static const char *s_json_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool s_json_num(const cJSON *o, const char *key, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v))
+        return false;
+    *out = v->valuedouble;
+    return true;
+}
+
+cd_call_t *cd_call_from_json(const cJSON *o, cd_error_t *err)
+{
+    const char *id = s_json_str(o, "call_id"), *type = s_json_str(o, "type");
+    double no, priority, lat, lon, created;
+    if (!id || !type || !s_json_num(o, "call_no", &no) || !s_json_num(o, "priority", &priority) ||
+        !s_json_num(o, "lat", &lat) || !s_json_num(o, "lon", &lon) ||
+        !s_json_num(o, "created_ms", &created)) {
+        cd_error_set(err, CD_EINVAL, "payload",
+                     "call record lacks one of call_id, call_no, type, priority, lat, lon, "
+                     "created_ms");
+        return NULL;
+    }
+    cd_call_t *c = cd_call_new();
+    cd_copy(c->id, sizeof c->id, id);
+    c->no = (int64_t)no;
+    cd_copy(c->type, sizeof c->type, type);
+    c->priority = (int)priority;
+    c->lat = lat;
+    c->lon = lon;
+    cd_call_set_text(&c->address, s_json_str(o, "address"));
+    cd_copy(c->area, sizeof c->area, s_json_str(o, "area"));
+    cd_copy(c->language, sizeof c->language, s_json_str(o, "language"));
+    const cJSON *risks = cJSON_GetObjectItemCaseSensitive(o, "risk_flags"), *r;
+    cJSON_ArrayForEach(r, risks)
+    {
+        for (size_t i = 0; i < sizeof s_risks / sizeof s_risks[0]; i++)
+            if (cJSON_IsString(r) && strcmp(r->valuestring, s_risks[i].name) == 0)
+                c->risk |= s_risks[i].bit;
+    }
+    cd_call_set_text(&c->summary, s_json_str(o, "summary"));
+    cd_call_set_text(&c->caller_name, s_json_str(o, "caller_name"));
+    cd_copy(c->callback, sizeof c->callback, s_json_str(o, "callback"));
+    c->status = cd_call_status_parse(s_json_str(o, "status"));
+    if (!c->status)
+        c->status = CD_CALL_PENDING;
+    double v;
+    c->created_ms = (int64_t)created;
+    c->updated_ms = s_json_num(o, "updated_ms", &v) ? (int64_t)v : c->created_ms;
+    c->closed_ms = s_json_num(o, "closed_ms", &v) ? (int64_t)v : 0;
+    cd_call_set_text(&c->cancel_reason, s_json_str(o, "cancel_reason"));
+    c->last_seq = s_json_num(o, "last_seq", &v) ? (int64_t)v : 0;
+    return c;
+}

@@ -1,0 +1,190 @@
+#include "zsock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cd_text.h"
+
+struct zsock {
+    uv_loop_t *loop;
+    void *sock;
+    uv_poll_t poll;
+    uv_idle_t idle; /* a drain is due on the next turn */
+    bool polling;
+    bool draining;
+    int closing; /* handles still to close */
+    zsock_msg_fn *on_msg;
+    void *arg;
+    char endpoint[256];
+    unsigned long dropped;
+};
+
+static void s_drain(zsock_t *self);
+
+static void s_on_poll(uv_poll_t *h, int status, int events)
+{
+    s_drain(h->data);
+}
+
+static void s_on_idle(uv_idle_t *h)
+{
+    s_drain(h->data);
+}
+
+/* Receives one whole message and hands it over.  Returns false when nothing was waiting. */
+static bool s_recv_one(zsock_t *self)
+{
+    zmq_msg_t frames[ZSOCK_MAX_FRAMES];
+    size_t n = 0;
+    bool truncated = false;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            break; /* EAGAIN before the first frame; later frames of a message are atomic */
+        }
+        bool more = zmq_msg_more(&part);
+        if (n < ZSOCK_MAX_FRAMES)
+            frames[n++] = part;
+        else {
+            truncated = true;
+            zmq_msg_close(&part);
+        }
+        if (!more)
+            break;
+    }
+    if (n == 0)
+        return false;
+    self->on_msg(self, frames, n, truncated, self->arg);
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&frames[i]);
+    return true;
+}
+
+static void s_drain(zsock_t *self)
+{
+    if (self->draining || !self->sock)
+        return; /* the outer drain loop re-reads ZMQ_EVENTS before it stops */
+    self->draining = true;
+    bool more = false;
+    for (int budget = ZSOCK_BUDGET; self->sock;) {
+        int events = 0;
+        size_t len = sizeof events;
+        if (zmq_getsockopt(self->sock, ZMQ_EVENTS, &events, &len) != 0 || !(events & ZMQ_POLLIN))
+            break;
+        if (budget-- == 0) {
+            more = true;
+            break;
+        }
+        if (!s_recv_one(self))
+            break;
+    }
+    self->draining = false;
+    if (!self->sock)
+        return;
+    if (more)
+        uv_idle_start(&self->idle, s_on_idle);
+    else
+        uv_idle_stop(&self->idle);
+}
+
+zsock_t *zsock_new(uv_loop_t *loop, void *zctx, int type, zsock_msg_fn *on_msg, void *arg)
+{
+    void *sock = zmq_socket(zctx, type);
+    if (!sock)
+        return NULL;
+    zsock_t *self = cd_xcalloc(1, sizeof *self);
+    self->loop = loop;
+    self->sock = sock;
+    self->on_msg = on_msg;
+    self->arg = arg;
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    uv_idle_init(loop, &self->idle);
+    self->idle.data = self;
+    return self;
+}
+
+int zsock_bind(zsock_t *self, const char *endpoint, char *err, size_t errlen)
+{
+    if (zmq_bind(self->sock, endpoint) != 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    size_t len = sizeof self->endpoint;
+    if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &len) != 0)
+        cd_copy(self->endpoint, sizeof self->endpoint, endpoint);
+    int fd;
+    size_t fdlen = sizeof fd;
+    if (zmq_getsockopt(self->sock, ZMQ_FD, &fd, &fdlen) != 0 ||
+        uv_poll_init(self->loop, &self->poll, fd) != 0) {
+        snprintf(err, errlen, "cannot poll the socket for %s", endpoint);
+        return -1;
+    }
+    self->poll.data = self;
+    self->polling = true;
+    uv_poll_start(&self->poll, UV_READABLE, s_on_poll);
+    /* Messages may already be queued, and the edge for them may have passed. */
+    uv_idle_start(&self->idle, s_on_idle);
+    return 0;
+}
+
+int zsock_send(zsock_t *self, const void *const *parts, const size_t *lens, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && self->sock; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
+        if (zmq_send(self->sock, parts[i], lens[i], flags) < 0) {
+            /* The first frame failing drops the whole message; a later one cannot fail once
+             * the first went (ZeroMQ queues multipart messages atomically). */
+            self->dropped++;
+            rc = -1;
+            break;
+        }
+    }
+    /* Sending may have consumed the ZMQ_FD edge for waiting input: look again next turn. */
+    if (self->sock)
+        uv_idle_start(&self->idle, s_on_idle);
+    return rc;
+}
+
+const char *zsock_endpoint(const zsock_t *self)
+{
+    return self->endpoint;
+}
+
+void *zsock_raw(zsock_t *self)
+{
+    return self->sock;
+}
+
+unsigned long zsock_dropped(const zsock_t *self)
+{
+    return self->dropped;
+}
+
+static void s_on_closed(uv_handle_t *h)
+{
+    zsock_t *self = h->data;
+    if (--self->closing == 0)
+        free(self);
+}
+
+void zsock_destroy(zsock_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zsock_t *self = *self_p;
+    *self_p = NULL;
+    self->closing = 1;
+    uv_close((uv_handle_t *)&self->idle, s_on_closed);
+    if (self->polling) {
+        self->closing++;
+        uv_close((uv_handle_t *)&self->poll, s_on_closed); /* before the fd goes away */
+    }
+    zmq_close(self->sock);
+    self->sock = NULL;
+}

@@ -1,0 +1,140 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cd_text.h"
+
+typedef enum { OPT_STR, OPT_LONG } opt_kind_t;
+
+typedef struct opt {
+    const char *name; /* flag without "--"; the variable is CODISPATCH_ + upper(name) */
+    opt_kind_t kind;
+    size_t offset;
+    const char *def; /* NULL: unset by default */
+    const char *help;
+} opt_t;
+
+static const opt_t s_opts[] = {
+    {"data-dir", OPT_STR, offsetof(config_t, data_dir), "./var",
+     "directory for the embedded database and local state"},
+    {"db", OPT_STR, offsetof(config_t, db), NULL,
+     "PostgreSQL conninfo or URI (libpq's PG* variables and .pgpass apply); without it an "
+     "embedded cluster runs in DATA_DIR/pg"},
+    {"control", OPT_STR, offsetof(config_t, control), "tcp://127.0.0.1:7401",
+     "ZeroMQ endpoint for dispatcher consoles and the codispatch tool (ROUTER)"},
+    {"units", OPT_STR, offsetof(config_t, units), "tcp://127.0.0.1:7402",
+     "ZeroMQ endpoint for unit tablets (ROUTER)"},
+    {"stream", OPT_STR, offsetof(config_t, stream), "tcp://127.0.0.1:7403",
+     "ZeroMQ endpoint for the live status stream (XPUB)"},
+    {"http", OPT_STR, offsetof(config_t, http), "127.0.0.1:7480",
+     "HOST:PORT for the dashboard, metrics and health checks"},
+    {"request-retention-hours", OPT_LONG, offsetof(config_t, request_retention_h), "72",
+     "how long a reply is kept for clients that retry with the same request_id"},
+    {"max-batch", OPT_LONG, offsetof(config_t, max_batch), "10000",
+     "commands that may wait for the next commit; past it new commands get BUSY"},
+};
+#define N_OPTS (sizeof s_opts / sizeof s_opts[0])
+
+static void s_env_name(const char *name, char *out, size_t cap)
+{
+    size_t i = snprintf(out, cap, "CODISPATCH_");
+    for (; *name && i + 1 < cap; name++)
+        out[i++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+    out[i] = '\0';
+}
+
+static int s_set(config_t *cfg, const opt_t *o, const char *value, char *err, size_t errlen)
+{
+    void *slot = (char *)cfg + o->offset;
+    if (o->kind == OPT_STR) {
+        free(*(char **)slot);
+        *(char **)slot = value ? cd_strdup(value) : NULL;
+        return 0;
+    }
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (!*value || *end || v <= 0) {
+        snprintf(err, errlen, "--%s must be a positive whole number; got '%s'", o->name, value);
+        return -1;
+    }
+    *(long *)slot = v;
+    return 0;
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "usage: codispatchd [options]\n\n"
+                 "The codispatch dispatch server.  Every option can also be set in the\n"
+                 "environment as CODISPATCH_<NAME> (e.g. CODISPATCH_DATA_DIR); flags win.\n\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char env[64];
+        s_env_name(s_opts[i].name, env, sizeof env);
+        fprintf(out, "  --%-24s %s\n  %-26s [%s; default %s]\n", s_opts[i].name, s_opts[i].help, "",
+                env, s_opts[i].def ? s_opts[i].def : "none");
+    }
+    fprintf(out, "  --%-24s %s\n  --%-24s %s\n", "help", "show this help", "version",
+            "show the version");
+}
+
+int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char env[64];
+        s_env_name(s_opts[i].name, env, sizeof env);
+        const char *v = getenv(env);
+        if (v && !*v)
+            v = NULL;
+        if (!v)
+            v = s_opts[i].def;
+        if (v && s_set(cfg, &s_opts[i], v, err, errlen) != 0)
+            return -1;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            config_usage(stdout);
+            return 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("codispatchd %s\n", CODISPATCH_VERSION);
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s' (see --help)", arg);
+            return -1;
+        }
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_t *o = NULL;
+        for (size_t i = 0; i < N_OPTS && !o; i++)
+            if (strlen(s_opts[i].name) == nlen && strncmp(s_opts[i].name, name, nlen) == 0)
+                o = &s_opts[i];
+        if (!o) {
+            snprintf(err, errlen, "unknown option '%s' (see --help)", arg);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
+        if (!value) {
+            snprintf(err, errlen, "--%s needs a value", o->name);
+            return -1;
+        }
+        if (s_set(cfg, o, value, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void config_free(config_t *cfg)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (s_opts[i].kind == OPT_STR) {
+            char **slot = (char **)((char *)cfg + s_opts[i].offset);
+            free(*slot);
+            *slot = NULL;
+        }
+}

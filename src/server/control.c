@@ -1,0 +1,297 @@
+/*  control.c — requests from dispatcher consoles and tools on the control socket.
+ *
+ *  Every request gets exactly one reply.  Refusals that need no state (a malformed frame, a
+ *  bad field) leave at once; anything computed from the engine's state is held until that
+ *  state is committed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_priv.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX     1000
+#define ACTOR        "console" /* until keys identify each console (security issue) */
+
+static void s_reply_now(server_t *self, const route_t *to, const char *rid, cd_code_t code,
+                        const char *field, const char *msg)
+{
+    cd_error_t err;
+    cd_error_set(&err, code, field, "%s", msg);
+    server_reply_error(self, to, rid, 0, &err);
+}
+
+/* ------------------------------------------------------------------ reads from PostgreSQL */
+
+typedef struct pending_read {
+    server_t *server;
+    route_t to;
+    char request_id[CD_REQUEST_ID_MAX + 1];
+    char call_id[CD_CALL_ID_MAX + 1]; /* "" for a list */
+} pending_read_t;
+
+static void s_on_db_calls(void *arg, bool ok, cd_call_t **calls, size_t n, const char *error)
+{
+    pending_read_t *rd = arg;
+    server_t *self = rd->server;
+    if (!self->control) {
+        free(rd);
+        return;
+    }
+    if (!ok) {
+        s_reply_now(self, &rd->to, rd->request_id, CD_EUNAVAIL, "",
+                    "the database did not answer; retry shortly");
+    } else if (rd->call_id[0] && n == 0) {
+        cd_error_t err;
+        cd_error_set(&err, CD_ENOTFOUND, "call_id", "call %s does not exist", rd->call_id);
+        server_reply_error(self, &rd->to, rd->request_id, 0, &err);
+    } else {
+        size_t len;
+        uint8_t *buf =
+            rd->call_id[0]
+                ? wire_pack_call(rd->request_id, (uint64_t)store_committed_seq(self->store),
+                                 calls[0], true, &len)
+                : wire_pack_calls(rd->request_id, (uint64_t)store_committed_seq(self->store),
+                                  (const cd_call_t *const *)calls, n, true, &len);
+        /* Rows read from PostgreSQL are committed already. */
+        server_reply(self, &rd->to, rd->request_id, 0, buf, len);
+    }
+    free(rd);
+}
+
+static pending_read_t *s_pending(server_t *self, const route_t *to, const char *rid)
+{
+    pending_read_t *rd = cd_xcalloc(1, sizeof *rd);
+    rd->server = self;
+    rd->to = *to;
+    cd_copy(rd->request_id, sizeof rd->request_id, rid);
+    return rd;
+}
+
+/* ------------------------------------------------------------------ handlers */
+
+static bool s_require_ready(server_t *self, const route_t *to, const char *rid)
+{
+    if (self->stopping) {
+        s_reply_now(self, to, rid, CD_EUNAVAIL, "",
+                    "the server is shutting down; retry with the same request_id");
+        return false;
+    }
+    if (store_state(self->store) != STORE_READY) {
+        char msg[CD_ERROR_MESSAGE_MAX];
+        const char *why = store_last_error(self->store);
+        snprintf(msg, sizeof msg,
+                 "the database is unavailable (%s); nothing was changed; retry with the same "
+                 "request_id",
+                 *why ? why : store_state_name(store_state(self->store)));
+        s_reply_now(self, to, rid, CD_EUNAVAIL, "", msg);
+        return false;
+    }
+    return true;
+}
+
+static void s_status(server_t *self, const route_t *to, const char *rid)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__StatusReply st = CODISPATCH__V1__STATUS_REPLY__INIT;
+    bool ready = store_state(self->store) == STORE_READY;
+    st.server_version = CODISPATCH_VERSION;
+    st.has_database = true;
+    st.database = ready ? CODISPATCH__V1__DATABASE_STATE__DATABASE_OK
+                        : CODISPATCH__V1__DATABASE_STATE__DATABASE_UNAVAILABLE;
+    st.has_embedded_database = true;
+    st.embedded_database = self->embedded;
+    st.has_open_calls = true;
+    st.open_calls = ready ? cd_engine_open_calls(self->engine) : 0;
+    st.has_last_seq = true;
+    st.last_seq = (uint64_t)store_committed_seq(self->store);
+    st.control_endpoint = (char *)zsock_endpoint(self->control);
+    st.units_endpoint = self->units_endpoint;
+    st.stream_endpoint = self->stream_endpoint;
+    st.http_address = self->http_address;
+    st.has_protocol_version = true;
+    st.protocol_version = WIRE_PROTOCOL_VERSION;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS_REPLY;
+    env.status_reply = &st;
+    size_t len;
+    uint8_t *buf = wire_pack(&env, rid, (uint64_t)store_committed_seq(self->store), &len);
+    /* open_calls may count a call still in a batch: hold until the engine's state is in. */
+    server_reply(self, to, rid, ready ? cd_engine_last_seq(self->engine) : 0, buf, len);
+}
+
+static void s_get_call(server_t *self, const route_t *to, const char *rid,
+                       const Codispatch__V1__GetCall *m)
+{
+    if (!m->call_id || !*m->call_id) {
+        s_reply_now(self, to, rid, CD_EINVAL, "call_id", "call_id is required");
+        return;
+    }
+    if (!cd_text_is_token(m->call_id, CD_CALL_ID_MAX)) {
+        s_reply_now(self, to, rid, CD_EINVAL, "call_id",
+                    "call_id must look like C-000123 (at most 15 printable characters)");
+        return;
+    }
+    if (!s_require_ready(self, to, rid))
+        return;
+    const cd_call_t *c = cd_engine_find_call(self->engine, m->call_id);
+    if (c) {
+        size_t len;
+        uint8_t *buf = wire_pack_call(rid, (uint64_t)c->last_seq, c, true, &len);
+        server_reply(self, to, rid, c->last_seq, buf, len);
+        return;
+    }
+    /* Not in memory: closed long ago, or unknown.  PostgreSQL knows. */
+    pending_read_t *rd = s_pending(self, to, rid);
+    cd_copy(rd->call_id, sizeof rd->call_id, m->call_id);
+    if (store_get_call(self->store, m->call_id, s_on_db_calls, rd) != CD_OK) {
+        free(rd);
+        s_reply_now(self, to, rid, CD_EUNAVAIL, "", "the database is unavailable; retry");
+    }
+}
+
+static void s_list_calls(server_t *self, const route_t *to, const char *rid,
+                         const Codispatch__V1__ListCalls *m)
+{
+    size_t limit = LIST_DEFAULT;
+    if (m->has_limit) {
+        if (m->limit < 1 || m->limit > LIST_MAX) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "limit must be between 1 and %d; got %u", LIST_MAX, m->limit);
+            s_reply_now(self, to, rid, CD_EINVAL, "limit", msg);
+            return;
+        }
+        limit = m->limit;
+    }
+    if (!s_require_ready(self, to, rid))
+        return;
+    if (m->has_open_only && m->open_only) {
+        /* Open calls are all in memory. */
+        const cd_call_t **calls = cd_xcalloc(limit, sizeof *calls);
+        size_t n = cd_engine_list_calls(self->engine, true, limit, calls);
+        int64_t required = 0;
+        for (size_t i = 0; i < n; i++)
+            if (calls[i]->last_seq > required)
+                required = calls[i]->last_seq;
+        size_t len;
+        uint8_t *buf = wire_pack_calls(rid, (uint64_t)required, calls, n, true, &len);
+        free(calls);
+        server_reply(self, to, rid, required, buf, len);
+        return;
+    }
+    pending_read_t *rd = s_pending(self, to, rid);
+    if (store_list_calls(self->store, limit, s_on_db_calls, rd) != CD_OK) {
+        free(rd);
+        s_reply_now(self, to, rid, CD_EUNAVAIL, "", "the database is unavailable; retry");
+    }
+}
+
+/* A state-changing command: idempotent by request_id, replied to after commit. */
+static void s_command(server_t *self, const route_t *to, const wire_env_t *env)
+{
+    const char *rid = env->request_id, *kind = wire_body_name(env);
+    if (!s_require_ready(self, to, rid))
+        return;
+    const reqcache_entry_t *prev = store_find_request(self->store, rid);
+    if (prev) {
+        if (strcmp(prev->kind, kind) != 0) {
+            char msg[CD_ERROR_MESSAGE_MAX];
+            snprintf(msg, sizeof msg,
+                     "request_id %s was already used for a %s command; use a new request_id "
+                     "for a different command",
+                     rid, prev->kind);
+            s_reply_now(self, to, rid, CD_ECONFLICT, "request_id", msg);
+            return;
+        }
+        /* A retry: the original reply, once the original is committed. */
+        uint8_t *copy = cd_xmalloc(prev->len);
+        memcpy(copy, prev->reply, prev->len);
+        server_reply(self, to, rid, prev->seq, copy, prev->len);
+        return;
+    }
+    if (!store_can_accept(self->store)) {
+        s_reply_now(self, to, rid, CD_EBUSY, "",
+                    "the server is saving a large backlog; retry shortly with the same "
+                    "request_id");
+        return;
+    }
+    int64_t now = server_now_ms();
+    cd_ctx_t ctx = {.now_ms = now, .actor = ACTOR, .request_id = rid};
+    const cd_call_t *call = NULL;
+    cd_error_t err;
+    int rc;
+    switch (env->body_case) {
+    case CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL: {
+        cd_call_input_t in;
+        wire_call_input(env->create_call, &in);
+        rc = cd_engine_create_call(self->engine, &ctx, &in, &call, &err);
+        break;
+    }
+    case CODISPATCH__V1__ENVELOPE__BODY_CANCEL_CALL:
+        rc = cd_engine_cancel_call(self->engine, &ctx, env->cancel_call->call_id,
+                                   env->cancel_call->reason, &call, &err);
+        break;
+    default:
+        rc = cd_error_set(&err, CD_EINTERNAL, "body", "no handler for %s", kind);
+        break;
+    }
+    if (rc != CD_OK) {
+        /* A refusal may depend on state not yet committed (say, "already cancelled"). */
+        server_reply_error(self, to, rid, cd_engine_last_seq(self->engine), &err);
+        return;
+    }
+    size_t len;
+    uint8_t *buf = wire_pack_call(rid, (uint64_t)call->last_seq, call, true, &len);
+    store_record_request(self->store, rid, kind, call->last_seq, now, buf, len);
+    server_reply(self, to, rid, call->last_seq, buf, len);
+}
+
+/* ------------------------------------------------------------------ entry point */
+
+void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncated, void *arg)
+{
+    server_t *self = arg;
+    route_t to = {.sock = sock};
+    to.id_len = zmq_msg_size(&frames[0]);
+    if (to.id_len > ROUTE_ID_MAX)
+        to.id_len = ROUTE_ID_MAX;
+    memcpy(to.id, zmq_msg_data(&frames[0]), to.id_len);
+    self->requests_in++;
+
+    zmq_msg_t *body = NULL;
+    if (n == 2 && !truncated)
+        body = &frames[1];
+    else if (n == 3 && !truncated && zmq_msg_size(&frames[1]) == 0) {
+        to.delimiter = true; /* a REQ peer */
+        body = &frames[2];
+    }
+    if (!body) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "a request is one frame holding an Envelope; got a message of %s%zu frames",
+                 truncated ? "more than " : "", n - 1);
+        s_reply_now(self, &to, "", CD_EINVAL, "envelope", msg);
+        return;
+    }
+    char rid[CD_REQUEST_ID_MAX + 1];
+    cd_error_t err;
+    wire_env_t *env = wire_decode(zmq_msg_data(body), zmq_msg_size(body), rid, &err);
+    if (!env) {
+        server_reply_error(self, &to, rid, 0, &err);
+        return;
+    }
+    switch (env->body_case) {
+    case CODISPATCH__V1__ENVELOPE__BODY_STATUS:
+        s_status(self, &to, rid);
+        break;
+    case CODISPATCH__V1__ENVELOPE__BODY_GET_CALL:
+        s_get_call(self, &to, rid, env->get_call);
+        break;
+    case CODISPATCH__V1__ENVELOPE__BODY_LIST_CALLS:
+        s_list_calls(self, &to, rid, env->list_calls);
+        break;
+    default:
+        s_command(self, &to, env);
+        break;
+    }
+    wire_free(env);
+}

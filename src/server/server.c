@@ -1,0 +1,231 @@
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server_priv.h"
+
+#define HOUSEKEEPING_MS  60000
+#define SHUTDOWN_WAIT_MS 3000 /* how long a stop waits for the batch in flight */
+#define CONTROL_HWM      10000
+#define MAX_FRAME        (1024 * 1024) /* larger frames make ZeroMQ drop the peer */
+
+int64_t server_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ replies */
+
+void server_reply(server_t *self, const route_t *to, const char *request_id, int64_t required,
+                  uint8_t *payload, size_t len)
+{
+    if (required <= store_committed_seq(self->store) && outbox_len(self->outbox) == 0) {
+        route_send(to, payload, len);
+        free(payload);
+        return;
+    }
+    outbox_hold(self->outbox, to, request_id, required, payload, len);
+}
+
+void server_reply_error(server_t *self, const route_t *to, const char *request_id, int64_t required,
+                        const cd_error_t *err)
+{
+    size_t len;
+    self->errors_out++;
+    uint8_t *buf =
+        wire_pack_error(request_id, (uint64_t)store_committed_seq(self->store), err, &len);
+    if (required <= store_committed_seq(self->store)) {
+        /* Depends on nothing uncommitted: no need to queue behind held replies. */
+        route_send(to, buf, len);
+        free(buf);
+        return;
+    }
+    outbox_hold(self->outbox, to, request_id, required, buf, len);
+}
+
+/* ------------------------------------------------------------------ store callbacks */
+
+static void s_on_ready(void *arg)
+{
+    (void)arg;
+}
+
+static void s_on_committed(void *arg, int64_t seq)
+{
+    server_t *self = arg;
+    outbox_release(self->outbox, seq);
+}
+
+static void s_on_lost(void *arg, int64_t committed, const char *why)
+{
+    server_t *self = arg;
+    if (outbox_len(self->outbox) == 0)
+        return;
+    cd_error_t err;
+    cd_error_set(&err, CD_EUNAVAIL, "",
+                 "the database became unavailable before this was saved (%.120s); retry with "
+                 "the same request_id",
+                 why);
+    outbox_fail(self->outbox, committed, &err);
+}
+
+/* ------------------------------------------------------------------ the loop's turn */
+
+/* Seal and send the batch once per turn: after the I/O callbacks (check) and after timers
+ * (prepare), so commands applied anywhere go out before the loop sleeps. */
+static void s_on_check(uv_check_t *h)
+{
+    server_t *self = h->data;
+    if (self->store)
+        store_flush(self->store);
+}
+
+static void s_on_prepare(uv_prepare_t *h)
+{
+    server_t *self = h->data;
+    if (self->store)
+        store_flush(self->store);
+}
+
+static void s_on_housekeeping(uv_timer_t *t)
+{
+    server_t *self = t->data;
+    if (self->store)
+        store_housekeeping(self->store, server_now_ms());
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static int s_open_control(server_t *self, const char *endpoint, char *err, size_t errlen)
+{
+    self->control = zsock_new(self->loop, self->zctx, ZMQ_ROUTER, control_on_message, self);
+    if (!self->control) {
+        snprintf(err, errlen, "cannot create the control socket");
+        return -1;
+    }
+    void *raw = zsock_raw(self->control);
+    int hwm = CONTROL_HWM;
+    int64_t maxmsg = MAX_FRAME;
+    zmq_setsockopt(raw, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(raw, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(raw, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    return zsock_bind(self->control, endpoint, err, errlen);
+}
+
+server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo, bool embedded,
+                     const char *db_label, char *err, size_t errlen)
+{
+    server_t *self = cd_xcalloc(1, sizeof *self);
+    self->loop = loop;
+    self->embedded = embedded;
+    self->db_label = cd_strdup(db_label);
+    self->units_endpoint = cd_strdup(cfg->units);
+    self->stream_endpoint = cd_strdup(cfg->stream);
+    self->http_address = cd_strdup(cfg->http);
+    self->zctx = zmq_ctx_new();
+    self->engine = cd_engine_new();
+    self->outbox = outbox_new();
+
+    store_options_t opt = {
+        .conninfo = conninfo,
+        .request_retention_ms = cfg->request_retention_h * 3600LL * 1000,
+        .max_batch_commands = (size_t)cfg->max_batch,
+    };
+    store_callbacks_t cb = {
+        .on_ready = s_on_ready, .on_lost = s_on_lost, .on_committed = s_on_committed};
+    self->store = store_new(loop, &opt, self->engine, &cb, self);
+
+    uv_prepare_init(loop, &self->prepare);
+    uv_check_init(loop, &self->check);
+    uv_timer_init(loop, &self->housekeeping);
+    self->prepare.data = self->check.data = self->housekeeping.data = self;
+
+    if (s_open_control(self, cfg->control, err, errlen) != 0) {
+        server_shutdown(self);
+        uv_run(loop, UV_RUN_DEFAULT); /* let the handles close */
+        server_destroy(&self);
+        return NULL;
+    }
+    uv_prepare_start(&self->prepare, s_on_prepare);
+    uv_check_start(&self->check, s_on_check);
+    uv_timer_start(&self->housekeeping, s_on_housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+    store_start(self->store);
+    return self;
+}
+
+void server_banner(const server_t *self, FILE *out)
+{
+    fprintf(out,
+            "codispatchd %s\n"
+            "  control   %-28s dispatcher consoles and the codispatch tool\n"
+            "  units     %-28s unit tablets (not served yet)\n"
+            "  stream    %-28s live status stream (not served yet)\n"
+            "  http      %-28s dashboard (not served yet)\n"
+            "  database  %s\n"
+            "Press Ctrl-C to stop.\n",
+            CODISPATCH_VERSION, zsock_endpoint(self->control), self->units_endpoint,
+            self->stream_endpoint, self->http_address, self->db_label);
+    fflush(out);
+}
+
+/* The last step of a stop: close everything so that uv_run returns. */
+static void s_teardown(server_t *self)
+{
+    int64_t committed = store_committed_seq(self->store);
+    store_destroy(&self->store); /* fails reads in flight: they answer UNAVAILABLE */
+    cd_error_t err;
+    cd_error_set(&err, CD_EUNAVAIL, "",
+                 "the server stopped before this was saved; retry with the same request_id");
+    outbox_fail(self->outbox, committed, &err);
+    zsock_destroy(&self->control);
+    uv_close((uv_handle_t *)&self->prepare, NULL);
+    uv_close((uv_handle_t *)&self->check, NULL);
+    uv_close((uv_handle_t *)&self->housekeeping, NULL);
+}
+
+static void s_on_shutdown_tick(uv_timer_t *t)
+{
+    server_t *self = t->data;
+    if (outbox_len(self->outbox) == 0 || store_state(self->store) != STORE_READY ||
+        uv_now(self->loop) >= self->shutdown_deadline) {
+        uv_timer_stop(t);
+        s_teardown(self);
+    }
+}
+
+void server_shutdown(server_t *self)
+{
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    if (!self->control || !self->store) {
+        s_teardown(self);
+        return;
+    }
+    /* Let the batch in flight commit, so its clients get their real answer. */
+    store_flush(self->store);
+    self->shutdown_deadline = uv_now(self->loop) + SHUTDOWN_WAIT_MS;
+    uv_timer_stop(&self->housekeeping);
+    uv_timer_start(&self->housekeeping, s_on_shutdown_tick, 0, 10);
+}
+
+void server_destroy(server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    server_t *self = *self_p;
+    *self_p = NULL;
+    cd_engine_destroy(&self->engine);
+    outbox_destroy(&self->outbox);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    free(self->db_label);
+    free(self->units_endpoint);
+    free(self->stream_endpoint);
+    free(self->http_address);
+    free(self);
+}

@@ -1,0 +1,607 @@
+#include "pgc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cd_text.h"
+
+#define PGC_CONNECT_TIMEOUT_MS 5000
+
+typedef struct pgc_stmt {
+    const char *sql; /* borrowed */
+    int nparams;
+    char **params; /* owned */
+} pgc_stmt_t;
+
+struct pgc_job {
+    pgc_job_t *next;
+    pgc_job_fn *on_done;
+    void *arg;
+    pgc_stmt_t *stmts;
+    int n, cap;
+    char *script;       /* owned; set for SCRIPT jobs */
+    PGresult **results; /* one slot per statement (one for a script) */
+    int cur;            /* statement whose results are being read */
+    bool cur_has_result;
+    char *error; /* first error seen */
+    uint64_t deadline;
+};
+
+typedef struct pgc_queue {
+    pgc_job_t *head, *tail;
+    int len;
+} pgc_queue_t;
+
+struct pgc {
+    uv_loop_t *loop;
+    char *conninfo;
+    pgc_state_t state;
+    PGconn *conn;
+    uv_poll_t *poll; /* heap: its close callback frees it */
+    int poll_fd;
+    int poll_events;
+    uv_timer_t timer; /* connect deadline, job deadline or backoff, by state */
+    pgc_state_fn *on_state;
+    void *arg;
+    pgc_queue_t queued; /* not yet sent */
+    pgc_queue_t flight; /* sent, results pending, in order */
+    bool in_pipeline;
+    uint64_t job_timeout_ms, backoff_min_ms, backoff_max_ms, backoff_ms;
+};
+
+/* ------------------------------------------------------------------ state machine */
+
+/* Legal transitions; anything else is a bug caught in debug builds. */
+static const bool s_allowed[PGC_CLOSED + 1][PGC_CLOSED + 1] = {
+    [PGC_IDLE] = {[PGC_CONNECTING] = true, [PGC_CLOSED] = true},
+    [PGC_CONNECTING] = {[PGC_READY] = true, [PGC_BACKOFF] = true, [PGC_CLOSED] = true},
+    [PGC_READY] = {[PGC_BACKOFF] = true, [PGC_CLOSED] = true},
+    [PGC_BACKOFF] = {[PGC_CONNECTING] = true, [PGC_CLOSED] = true},
+    [PGC_CLOSED] = {0},
+};
+
+static void s_set_state(pgc_t *self, pgc_state_t to)
+{
+    if (!s_allowed[self->state][to])
+        abort(); /* a transition the table does not allow is a programming error */
+    self->state = to;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+pgc_job_t *pgc_job_new(pgc_job_fn *on_done, void *arg)
+{
+    pgc_job_t *job = cd_xcalloc(1, sizeof *job);
+    job->on_done = on_done;
+    job->arg = arg;
+    return job;
+}
+
+void pgc_job_add_owned(pgc_job_t *job, const char *sql, int nparams, char **params)
+{
+    if (job->n == job->cap) {
+        job->cap = job->cap ? job->cap * 2 : 4;
+        job->stmts = cd_xrealloc(job->stmts, (size_t)job->cap * sizeof *job->stmts);
+    }
+    pgc_stmt_t *st = &job->stmts[job->n++];
+    st->sql = sql;
+    st->nparams = nparams;
+    st->params = NULL;
+    if (nparams > 0) {
+        st->params = cd_xcalloc((size_t)nparams, sizeof *st->params);
+        memcpy(st->params, params, (size_t)nparams * sizeof *params);
+    }
+}
+
+void pgc_job_add(pgc_job_t *job, const char *sql, int nparams, const char *const *params)
+{
+    char *copies[nparams > 0 ? nparams : 1];
+    for (int i = 0; i < nparams; i++)
+        copies[i] = cd_strdup(params[i]);
+    pgc_job_add_owned(job, sql, nparams, copies);
+}
+
+void pgc_job_set_script(pgc_job_t *job, const char *sql)
+{
+    free(job->script);
+    job->script = cd_strdup(sql);
+}
+
+PGresult *pgc_job_result(const pgc_job_t *job, int i)
+{
+    if (!job->results || i < 0 || i >= pgc_job_count(job))
+        return NULL;
+    return job->results[i];
+}
+
+int pgc_job_count(const pgc_job_t *job)
+{
+    return job->script ? 1 : job->n;
+}
+
+void pgc_job_destroy(pgc_job_t **job_p)
+{
+    if (!job_p || !*job_p)
+        return;
+    pgc_job_t *job = *job_p;
+    int slots = pgc_job_count(job);
+    for (int i = 0; job->results && i < slots; i++)
+        PQclear(job->results[i]);
+    free(job->results);
+    for (int i = 0; i < job->n; i++) {
+        for (int p = 0; p < job->stmts[i].nparams; p++)
+            free(job->stmts[i].params[p]);
+        free(job->stmts[i].params);
+    }
+    free(job->stmts);
+    free(job->script);
+    free(job->error);
+    free(job);
+    *job_p = NULL;
+}
+
+static void s_queue_push(pgc_queue_t *q, pgc_job_t *job)
+{
+    job->next = NULL;
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    q->len++;
+}
+
+static pgc_job_t *s_queue_pop(pgc_queue_t *q)
+{
+    pgc_job_t *job = q->head;
+    if (job) {
+        q->head = job->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->len--;
+        job->next = NULL;
+    }
+    return job;
+}
+
+static void s_job_note_error(pgc_job_t *job, const char *msg)
+{
+    if (!job->error)
+        job->error = cd_strdup(msg && *msg ? msg : "unknown database error");
+}
+
+/* Runs the callback and frees the job. */
+static void s_job_finish(pgc_job_t *job, bool lost, const char *why)
+{
+    if (why)
+        s_job_note_error(job, why);
+    if (job->on_done)
+        job->on_done(job, job->error == NULL, lost, job->error, job->arg);
+    pgc_job_destroy(&job);
+}
+
+/* Detaches both queues first so that callbacks which submit see an empty, non-READY pgc. */
+static void s_fail_all(pgc_t *self, const char *why)
+{
+    pgc_queue_t flight = self->flight, queued = self->queued;
+    memset(&self->flight, 0, sizeof self->flight);
+    memset(&self->queued, 0, sizeof self->queued);
+    pgc_job_t *job;
+    while ((job = s_queue_pop(&flight)))
+        s_job_finish(job, true, why);
+    while ((job = s_queue_pop(&queued)))
+        s_job_finish(job, false, why);
+}
+
+/* ------------------------------------------------------------------ the socket */
+
+static void s_on_poll(uv_poll_t *handle, int status, int events);
+
+static void s_on_poll_closed(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+static void s_unwatch(pgc_t *self)
+{
+    if (self->poll) {
+        /* uv_close stops polling now (the fd leaves epoll before PQfinish closes it). */
+        uv_close((uv_handle_t *)self->poll, s_on_poll_closed);
+        self->poll = NULL;
+    }
+    self->poll_fd = -1;
+    self->poll_events = 0;
+}
+
+/* Watches libpq's current socket for `events`, re-registering when libpq changed sockets. */
+static int s_watch(pgc_t *self, int events)
+{
+    int fd = PQsocket(self->conn);
+    if (fd < 0)
+        return -1;
+    if (self->poll && self->poll_fd != fd)
+        s_unwatch(self);
+    if (!self->poll) {
+        self->poll = cd_xcalloc(1, sizeof *self->poll);
+        if (uv_poll_init(self->loop, self->poll, fd) != 0) {
+            free(self->poll);
+            self->poll = NULL;
+            return -1;
+        }
+        self->poll->data = self;
+        self->poll_fd = fd;
+        self->poll_events = 0;
+    }
+    if (events != self->poll_events) {
+        if (uv_poll_start(self->poll, events, s_on_poll) != 0)
+            return -1;
+        self->poll_events = events;
+    }
+    return 0;
+}
+
+static void s_drop_conn(pgc_t *self)
+{
+    s_unwatch(self);
+    if (self->conn) {
+        PQfinish(self->conn);
+        self->conn = NULL;
+    }
+    self->in_pipeline = false;
+}
+
+static void s_on_timer(uv_timer_t *timer);
+
+static void s_backoff(pgc_t *self, const char *why)
+{
+    s_drop_conn(self);
+    s_set_state(self, PGC_BACKOFF);
+    s_fail_all(self, why);
+    uv_timer_start(&self->timer, s_on_timer, self->backoff_ms, 0);
+    self->backoff_ms *= 2;
+    if (self->backoff_ms > self->backoff_max_ms)
+        self->backoff_ms = self->backoff_max_ms;
+    if (self->on_state)
+        self->on_state(self, PGC_BACKOFF, why, self->arg);
+}
+
+/* The connection is unusable: libpq's message says why. */
+static void s_broken(pgc_t *self, const char *context)
+{
+    char why[512];
+    const char *msg = self->conn ? PQerrorMessage(self->conn) : "";
+    snprintf(why, sizeof why, "%s%s%s", context, *msg ? ": " : "", msg);
+    size_t n = strlen(why);
+    while (n && (why[n - 1] == '\n' || why[n - 1] == ' '))
+        why[--n] = '\0';
+    s_backoff(self, why);
+}
+
+/* ------------------------------------------------------------------ connecting */
+
+/* PostgreSQL's NOTICEs ("relation already exists, skipping") are noise in a server log;
+ * warnings and worse are worth a line. */
+static void s_on_notice(void *arg, const PGresult *res)
+{
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity && (strcmp(severity, "NOTICE") == 0 || strcmp(severity, "DEBUG") == 0 ||
+                     strcmp(severity, "INFO") == 0 || strcmp(severity, "LOG") == 0))
+        return;
+    fprintf(stderr, "codispatchd: PostgreSQL says: %s", PQresultErrorMessage(res));
+}
+
+static void s_connect(pgc_t *self)
+{
+    s_set_state(self, PGC_CONNECTING);
+    self->conn = PQconnectStart(self->conninfo);
+    if (!self->conn || PQstatus(self->conn) == CONNECTION_BAD) {
+        s_broken(self, "cannot start connecting to PostgreSQL");
+        return;
+    }
+    PQsetNoticeReceiver(self->conn, s_on_notice, self);
+    /* Per libpq, the first wait of the connection sequence is for writability. */
+    if (s_watch(self, UV_WRITABLE) != 0) {
+        s_broken(self, "cannot poll the PostgreSQL socket");
+        return;
+    }
+    uv_timer_start(&self->timer, s_on_timer, PGC_CONNECT_TIMEOUT_MS, 0);
+}
+
+static void s_arm_job_timer(pgc_t *self)
+{
+    if (self->state != PGC_READY)
+        return;
+    if (!self->flight.head) {
+        uv_timer_stop(&self->timer);
+        return;
+    }
+    uint64_t now = uv_now(self->loop), deadline = self->flight.head->deadline;
+    uv_timer_start(&self->timer, s_on_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+static void s_pump(pgc_t *self);
+static void s_flush(pgc_t *self);
+
+static void s_connect_step(pgc_t *self)
+{
+    switch (PQconnectPoll(self->conn)) {
+    case PGRES_POLLING_READING:
+        if (s_watch(self, UV_READABLE) != 0)
+            s_broken(self, "cannot poll the PostgreSQL socket");
+        return;
+    case PGRES_POLLING_WRITING:
+        if (s_watch(self, UV_WRITABLE) != 0)
+            s_broken(self, "cannot poll the PostgreSQL socket");
+        return;
+    case PGRES_POLLING_OK:
+        break;
+    default:
+        s_broken(self, "cannot connect to PostgreSQL");
+        return;
+    }
+    if (PQsetnonblocking(self->conn, 1) != 0 || s_watch(self, UV_READABLE) != 0) {
+        s_broken(self, "cannot make the PostgreSQL connection non-blocking");
+        return;
+    }
+    uv_timer_stop(&self->timer);
+    self->backoff_ms = self->backoff_min_ms;
+    s_set_state(self, PGC_READY);
+    if (self->on_state)
+        self->on_state(self, PGC_READY, "connected", self->arg);
+    if (self->state == PGC_READY)
+        s_pump(self);
+}
+
+/* ------------------------------------------------------------------ running jobs */
+
+static bool s_flight_has_script(const pgc_t *self)
+{
+    for (pgc_job_t *j = self->flight.head; j; j = j->next)
+        if (j->script)
+            return true;
+    return false;
+}
+
+static bool s_send_job(pgc_t *self, pgc_job_t *job)
+{
+    if (job->script) {
+        if (self->in_pipeline) {
+            if (!PQexitPipelineMode(self->conn))
+                return false;
+            self->in_pipeline = false;
+        }
+        job->results = cd_xcalloc(1, sizeof *job->results);
+        return PQsendQuery(self->conn, job->script) == 1;
+    }
+    if (!self->in_pipeline) {
+        if (!PQenterPipelineMode(self->conn))
+            return false;
+        self->in_pipeline = true;
+    }
+    job->results = cd_xcalloc((size_t)(job->n ? job->n : 1), sizeof *job->results);
+    for (int i = 0; i < job->n; i++) {
+        const pgc_stmt_t *st = &job->stmts[i];
+        if (!PQsendQueryParams(self->conn, st->sql, st->nparams, NULL,
+                               (const char *const *)st->params, NULL, NULL, 0))
+            return false;
+    }
+    return PQpipelineSync(self->conn) == 1;
+}
+
+/* Sends queued jobs in order.  A script waits until the pipeline is empty, and nothing is
+ * sent while a script runs. */
+static void s_pump(pgc_t *self)
+{
+    while (self->state == PGC_READY && self->queued.head) {
+        pgc_job_t *job = self->queued.head;
+        if (job->script ? self->flight.len > 0 : s_flight_has_script(self))
+            break;
+        s_queue_pop(&self->queued);
+        job->deadline = uv_now(self->loop) + self->job_timeout_ms;
+        s_queue_push(&self->flight, job);
+        if (!s_send_job(self, job)) {
+            s_broken(self, "cannot send to PostgreSQL");
+            return;
+        }
+    }
+    s_flush(self);
+    s_arm_job_timer(self);
+}
+
+static void s_flush(pgc_t *self)
+{
+    if (self->state != PGC_READY)
+        return;
+    int r = PQflush(self->conn);
+    if (r < 0) {
+        s_broken(self, "cannot write to PostgreSQL");
+        return;
+    }
+    if (s_watch(self, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) != 0)
+        s_broken(self, "cannot poll the PostgreSQL socket");
+}
+
+static void s_complete_head(pgc_t *self)
+{
+    pgc_job_t *job = s_queue_pop(&self->flight);
+    s_job_finish(job, false, NULL);
+}
+
+/* Reads every result that has arrived and completes the jobs they finish. */
+static void s_read_results(pgc_t *self)
+{
+    while (self->state == PGC_READY && self->flight.head) {
+        pgc_job_t *job = self->flight.head;
+        if (PQisBusy(self->conn))
+            break;
+        PGresult *r = PQgetResult(self->conn);
+        if (job->script) {
+            if (!r) {
+                s_complete_head(self);
+                continue;
+            }
+            ExecStatusType st = PQresultStatus(r);
+            if (st == PGRES_FATAL_ERROR)
+                s_job_note_error(job, PQresultErrorMessage(r));
+            PQclear(job->results[0]);
+            job->results[0] = r;
+            continue;
+        }
+        if (!r) {
+            /* End of one statement's results; nothing more has arrived otherwise. */
+            if (!job->cur_has_result)
+                break;
+            job->cur++;
+            job->cur_has_result = false;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            s_complete_head(self);
+            continue;
+        }
+        if (st == PGRES_FATAL_ERROR)
+            s_job_note_error(job, PQresultErrorMessage(r));
+        else if (st == PGRES_PIPELINE_ABORTED)
+            s_job_note_error(job, "statement skipped after an earlier error");
+        if (job->cur < job->n) {
+            PQclear(job->results[job->cur]);
+            job->results[job->cur] = r;
+        } else {
+            PQclear(r);
+        }
+        job->cur_has_result = true;
+    }
+    if (self->state == PGC_READY) {
+        s_pump(self); /* a script may have been waiting for the pipeline to empty */
+    }
+}
+
+static void s_on_poll(uv_poll_t *handle, int status, int events)
+{
+    pgc_t *self = handle->data;
+    if (status < 0) {
+        s_broken(self, "error polling the PostgreSQL socket");
+        return;
+    }
+    if (self->state == PGC_CONNECTING) {
+        s_connect_step(self);
+        return;
+    }
+    if (self->state != PGC_READY)
+        return;
+    if (events & UV_READABLE) {
+        if (!PQconsumeInput(self->conn)) {
+            s_broken(self, "lost the connection to PostgreSQL");
+            return;
+        }
+        s_read_results(self);
+    }
+    if (self->state == PGC_READY && (events & UV_WRITABLE))
+        s_flush(self);
+}
+
+static void s_on_timer(uv_timer_t *timer)
+{
+    pgc_t *self = timer->data;
+    switch (self->state) {
+    case PGC_CONNECTING:
+        s_backoff(self, "timed out connecting to PostgreSQL");
+        break;
+    case PGC_BACKOFF:
+        s_connect(self);
+        break;
+    case PGC_READY:
+        if (self->flight.head && uv_now(self->loop) >= self->flight.head->deadline) {
+            char why[96];
+            snprintf(why, sizeof why, "PostgreSQL did not answer within %llu ms",
+                     (unsigned long long)self->job_timeout_ms);
+            s_backoff(self, why);
+        } else {
+            s_arm_job_timer(self);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ public */
+
+pgc_t *pgc_new(uv_loop_t *loop, const char *conninfo, pgc_state_fn *on_state, void *arg)
+{
+    pgc_t *self = cd_xcalloc(1, sizeof *self);
+    self->loop = loop;
+    self->conninfo = cd_strdup(conninfo ? conninfo : "");
+    self->on_state = on_state;
+    self->arg = arg;
+    self->poll_fd = -1;
+    self->job_timeout_ms = 10000;
+    self->backoff_min_ms = self->backoff_ms = 50;
+    self->backoff_max_ms = 1000;
+    uv_timer_init(loop, &self->timer);
+    self->timer.data = self;
+    return self;
+}
+
+int pgc_start(pgc_t *self)
+{
+    if (self->state != PGC_IDLE)
+        return -1;
+    s_connect(self);
+    return 0;
+}
+
+pgc_state_t pgc_state(const pgc_t *self)
+{
+    return self->state;
+}
+
+void pgc_set_job_timeout(pgc_t *self, uint64_t ms)
+{
+    self->job_timeout_ms = ms ? ms : 1;
+}
+
+void pgc_set_backoff(pgc_t *self, uint64_t min_ms, uint64_t max_ms)
+{
+    self->backoff_min_ms = self->backoff_ms = min_ms ? min_ms : 1;
+    self->backoff_max_ms = max_ms < self->backoff_min_ms ? self->backoff_min_ms : max_ms;
+}
+
+int pgc_submit(pgc_t *self, pgc_job_t *job)
+{
+    if (self->state != PGC_READY || (!job->script && job->n == 0)) {
+        pgc_job_destroy(&job);
+        return -1;
+    }
+    s_queue_push(&self->queued, job);
+    s_pump(self);
+    return 0;
+}
+
+int pgc_pending(const pgc_t *self)
+{
+    return self->queued.len + self->flight.len;
+}
+
+static void s_on_timer_closed(uv_handle_t *handle)
+{
+    pgc_t *self = handle->data;
+    free(self->conninfo);
+    free(self);
+}
+
+void pgc_destroy(pgc_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pgc_t *self = *self_p;
+    *self_p = NULL;
+    s_drop_conn(self);
+    s_set_state(self, PGC_CLOSED);
+    s_fail_all(self, "shutting down");
+    uv_timer_stop(&self->timer);
+    uv_close((uv_handle_t *)&self->timer, s_on_timer_closed);
+}

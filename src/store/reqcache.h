@@ -1,0 +1,52 @@
+/*  reqcache.h — the replies of recent state-changing commands, by request id.
+ *
+ *  A retry with a known request id gets the stored reply and changes nothing.  Entries are
+ *  added when a command is applied (before commit), dropped again if their batch fails, and
+ *  pruned once older than the retention window; the same rows live in the `requests` table,
+ *  which is what makes this survive a restart.
+ */
+#ifndef REQCACHE_H
+#define REQCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "cd_text.h"
+
+#define REQCACHE_KIND_MAX 31
+
+typedef struct reqcache_entry {
+    char id[CD_REQUEST_ID_MAX + 1];
+    char kind[REQCACHE_KIND_MAX + 1]; /* the command ("create_call"), to refuse reuse */
+    int64_t seq;                      /* the command's last event */
+    int64_t at_ms;
+    uint8_t *reply; /* owned: the encoded reply envelope */
+    size_t len;
+    UT_hash_handle hh;
+} reqcache_entry_t;
+
+typedef struct reqcache reqcache_t;
+
+reqcache_t *reqcache_new(void);
+void reqcache_destroy(reqcache_t **self_p);
+
+/* Borrowed pointer, valid until the entry is removed. */
+reqcache_entry_t *reqcache_find(const reqcache_t *self, const char *id);
+
+/* Adds a copy of reply under id (replacing nothing: returns NULL if id exists).  Entries must
+ * be added in seq order. */
+reqcache_entry_t *reqcache_add(reqcache_t *self, const char *id, const char *kind, int64_t seq,
+                               int64_t at_ms, const uint8_t *reply, size_t len);
+
+/* Removes entries with seq > seq (their batch did not commit). */
+void reqcache_forget_after(reqcache_t *self, int64_t seq);
+
+/* Removes entries older than cutoff_ms; returns how many. */
+size_t reqcache_prune(reqcache_t *self, int64_t cutoff_ms);
+
+void reqcache_clear(reqcache_t *self);
+size_t reqcache_count(const reqcache_t *self);
+
+#endif

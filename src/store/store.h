@@ -1,0 +1,106 @@
+/*  store.h — PostgreSQL as the source of truth, on the loop.
+ *
+ *  The store owns one pgc connection and moves through these states:
+ *
+ *      DOWN --connected--> MIGRATING --done--> LOADING --done--> READY
+ *        ^                     |                  |                 |
+ *        +------ connection lost (from any state) ------------------+
+ *      READY --batch refused by PostgreSQL--> LOADING (state reloaded from the database)
+ *
+ *  In READY it group-commits: every event the engine recorded since the last flush, the
+ *  projection rows they touched and the replies to record for idempotency go to PostgreSQL as
+ *  one pipelined transaction.  One batch is in flight at a time; whatever arrives meanwhile
+ *  forms the next.  When a batch commits the server is told the committed seq and only then
+ *  releases the replies and pushes that waited for it (durable before visible).
+ *
+ *  If a batch fails, or the connection drops, nothing uncommitted survives: the store tells
+ *  the server (which answers UNAVAILABLE to everything waiting), resets the engine, and
+ *  reloads it from PostgreSQL before serving again.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "cd_engine.h"
+#include "reqcache.h"
+
+typedef struct store store_t;
+
+typedef enum store_state {
+    STORE_DOWN = 0,
+    STORE_MIGRATING,
+    STORE_LOADING,
+    STORE_READY,
+} store_state_t;
+
+typedef struct store_callbacks {
+    /* State loaded; commands may be served. */
+    void (*on_ready)(void *arg);
+    /* Everything after committed_seq is lost (batch refused, connection lost, shutdown):
+     * answer what waited for it with UNAVAILABLE.  why is one sentence. */
+    void (*on_lost)(void *arg, int64_t committed_seq, const char *why);
+    /* Everything up to seq is durable. */
+    void (*on_committed)(void *arg, int64_t seq);
+} store_callbacks_t;
+
+typedef struct store_options {
+    const char *conninfo;         /* libpq conninfo or URI; "" means PG* variables */
+    int64_t request_retention_ms; /* how long replies are kept for retries (default 72 h) */
+    int64_t closed_keep_ms;       /* closed calls stay in memory this long (default 1 h) */
+    size_t max_batch_commands;    /* bound of the next batch; past it: BUSY (default 10000) */
+    uint64_t query_timeout_ms;    /* a query unanswered this long means a dead link (10 s) */
+} store_options_t;
+
+/* engine is borrowed and must outlive the store.  cb is copied. */
+store_t *store_new(uv_loop_t *loop, const store_options_t *opt, cd_engine_t *engine,
+                   const store_callbacks_t *cb, void *arg);
+
+/* Fails what is pending (on_lost), closes the connection.  Nulls *self_p. */
+void store_destroy(store_t **self_p);
+
+int store_start(store_t *self);
+store_state_t store_state(const store_t *self);
+const char *store_state_name(store_state_t state);
+/* The last reason the database was unavailable ("" if none). */
+const char *store_last_error(const store_t *self);
+
+/* The seq of the last committed event. */
+int64_t store_committed_seq(const store_t *self);
+
+/* --- Group commit --- */
+
+/* True if the next batch has room for another command. */
+bool store_can_accept(const store_t *self);
+
+/* Records the reply of a state-changing command (copied) so retries get it back; it goes to
+ * PostgreSQL in the same batch as the command's events. */
+reqcache_entry_t *store_record_request(store_t *self, const char *request_id, const char *kind,
+                                       int64_t seq, int64_t at_ms, const uint8_t *reply,
+                                       size_t len);
+
+/* The recorded reply for request_id, committed or still in a batch, or NULL. */
+const reqcache_entry_t *store_find_request(const store_t *self, const char *request_id);
+
+/* Sends the next batch if there is something to send and no batch in flight.  Call once per
+ * loop turn, after the turn's commands were applied. */
+void store_flush(store_t *self);
+
+/* Drops closed calls and old idempotency records from memory (and old records from
+ * PostgreSQL).  now_ms is wall-clock time. */
+void store_housekeeping(store_t *self, int64_t now_ms);
+
+/* --- Reads that go to PostgreSQL (calls no longer in memory) --- */
+
+/* calls[] and the calls are owned by the store and freed after the callback returns. */
+typedef void store_calls_fn(void *arg, bool ok, cd_call_t **calls, size_t n, const char *error);
+
+int store_get_call(store_t *self, const char *call_id, store_calls_fn *cb, void *arg);
+/* Newest first. */
+int store_list_calls(store_t *self, size_t limit, store_calls_fn *cb, void *arg);
+
+#endif

@@ -1,0 +1,42 @@
+/*  store_sql.h — the SQL the store runs, and the conversions between rows and the engine.
+ *  Private to src/store. */
+#ifndef STORE_SQL_H
+#define STORE_SQL_H
+
+#include <libpq-fe.h>
+
+#include "cd_engine.h"
+#include "reqcache.h"
+
+/* Batch statements; $1 is a JSON array of rows (see store_sql_*_json). */
+extern const char *const STORE_SQL_INSERT_EVENTS;
+extern const char *const STORE_SQL_UPSERT_CALLS;
+extern const char *const STORE_SQL_INSERT_REQUESTS;
+
+/* Snapshot load, in this order, as one job. */
+extern const char *const STORE_SQL_LOAD_CALL_TYPES;
+extern const char *const STORE_SQL_LOAD_COUNTERS;
+extern const char *const STORE_SQL_LOAD_CALLS;    /* $1: closed calls kept (interval text) */
+extern const char *const STORE_SQL_LOAD_REQUESTS; /* $1: request retention (interval text) */
+
+extern const char *const STORE_SQL_GET_CALL;       /* $1 call_id */
+extern const char *const STORE_SQL_LIST_CALLS;     /* $1 limit */
+extern const char *const STORE_SQL_PRUNE_REQUESTS; /* $1 retention (interval text) */
+
+extern const char *const STORE_SQL_MIGRATIONS_TABLE;
+extern const char *const STORE_SQL_APPLIED_MIGRATIONS;
+
+/* JSON array text for STORE_SQL_INSERT_EVENTS (malloc'd). */
+char *store_sql_events_json(const cd_event_log_t *events);
+/* JSON array text of the current rows of every call the events touched (malloc'd). */
+char *store_sql_calls_json(const cd_engine_t *engine, const cd_event_log_t *events);
+/* JSON array text of idempotency records (malloc'd). */
+char *store_sql_requests_json(reqcache_entry_t *const *entries, size_t n);
+
+/* A call from a row selected with the store's call column list; NULL if malformed. */
+cd_call_t *store_sql_call_from_row(const PGresult *res, int row);
+
+/* "3600000 milliseconds", for interval parameters. */
+void store_sql_interval(char *out, size_t cap, int64_t ms);
+
+#endif

@@ -1,0 +1,52 @@
+/*  wire.h — the protobuf envelope <-> the engine's domain types.
+ *
+ *  Decoding never trusts the peer: size, protobuf structure, version, request id and body are
+ *  each checked, and every refusal is a cd_error_t naming the field, ready to be sent back as
+ *  an Error reply.  Encoding returns malloc'd buffers the caller frees.
+ */
+#ifndef WIRE_H
+#define WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cd_call.h"
+#include "cd_error.h"
+#include "codispatch.pb-c.h"
+
+#define WIRE_PROTOCOL_VERSION 1
+#define WIRE_MAX_MESSAGE      (64 * 1024)
+
+typedef Codispatch__V1__Envelope wire_env_t;
+
+/* Decodes one frame and checks the envelope (size, structure, version, request id, a known
+ * body).  Returns the envelope (free with wire_free) or NULL with *err filled.  Even on
+ * failure, *request_id (if not NULL) receives a copy of the request id when one could be
+ * read, so the error reply can carry it. */
+wire_env_t *wire_decode(const void *data, size_t len, char request_id[CD_REQUEST_ID_MAX + 1],
+                        cd_error_t *err);
+void wire_free(wire_env_t *env);
+
+/* Name of the body ("create_call"), for logs, metrics and idempotency records. */
+const char *wire_body_name(const wire_env_t *env);
+
+/* Encodes an envelope: version and request_id and seq are filled in here. */
+uint8_t *wire_pack(wire_env_t *env, const char *request_id, uint64_t seq, size_t *len);
+
+uint8_t *wire_pack_error(const char *request_id, uint64_t seq, const cd_error_t *err, size_t *len);
+/* with_pii false leaves out caller_name and callback. */
+uint8_t *wire_pack_call(const char *request_id, uint64_t seq, const cd_call_t *call, bool with_pii,
+                        size_t *len);
+uint8_t *wire_pack_calls(const char *request_id, uint64_t seq, const cd_call_t *const *calls,
+                         size_t n, bool with_pii, size_t *len);
+
+/* Borrowing conversions: the outputs point into the inputs. */
+void wire_call_input(const Codispatch__V1__CreateCall *m, cd_call_input_t *out);
+void wire_call_to_pb(const cd_call_t *c, bool with_pii, Codispatch__V1__Call *out);
+
+/* Error.Code for a cd_code_t and back. */
+Codispatch__V1__Code wire_code(int cd_code);
+int wire_cd_code(Codispatch__V1__Code code);
+
+#endif

@@ -1,0 +1,85 @@
+/* Unit tests: text validation helpers (src/core/cd_text.c). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cd_text.h"
+
+START_TEST(clean_text)
+{
+    ck_assert(cd_text_is_clean("Calle Ñandú 5, piso 2", false));
+    ck_assert(cd_text_is_clean("한국어 주소", false));
+    ck_assert(cd_text_is_clean("line one\nline two", true));
+    ck_assert(!cd_text_is_clean("line one\nline two", false));
+    ck_assert(!cd_text_is_clean("bell\x07", true));
+    ck_assert(!cd_text_is_clean("\xc3", false));             /* truncated sequence */
+    ck_assert(!cd_text_is_clean("\xc0\xaf", false));         /* overlong '/' */
+    ck_assert(!cd_text_is_clean("\xed\xa0\x80", false));     /* UTF-16 surrogate */
+    ck_assert(!cd_text_is_clean("\xf4\x90\x80\x80", false)); /* past U+10FFFF */
+}
+END_TEST
+
+START_TEST(tokens_and_idents)
+{
+    ck_assert(cd_text_is_token("req-1", 64));
+    ck_assert(!cd_text_is_token("", 64));
+    ck_assert(!cd_text_is_token("has space", 64));
+    char long_id[70];
+    memset(long_id, 'a', 65);
+    long_id[65] = '\0';
+    ck_assert(!cd_text_is_token(long_id, 64));
+    long_id[64] = '\0';
+    ck_assert(cd_text_is_token(long_id, 64));
+    ck_assert(cd_text_is_ident("mental_health", 32));
+    ck_assert(!cd_text_is_ident("Mental", 32));
+    ck_assert(!cd_text_is_ident("9lives", 32));
+    ck_assert(!cd_text_is_ident("", 32));
+}
+END_TEST
+
+START_TEST(language_tags)
+{
+    ck_assert(cd_text_is_language_tag("es"));
+    ck_assert(cd_text_is_language_tag("hy"));
+    ck_assert(cd_text_is_language_tag("zh-Hant"));
+    ck_assert(cd_text_is_language_tag("es-419"));
+    ck_assert(!cd_text_is_language_tag("e"));
+    ck_assert(!cd_text_is_language_tag("spanish"));
+    ck_assert(!cd_text_is_language_tag("es-"));
+    ck_assert(!cd_text_is_language_tag("es--MX"));
+    ck_assert(!cd_text_is_language_tag("1s"));
+    char tag[] = "ZH-hant-tw";
+    cd_text_language_normalize(tag);
+    ck_assert_str_eq(tag, "zh-Hant-TW");
+    ck_assert(cd_text_language_matches("es-MX", "es"));
+    ck_assert(cd_text_language_matches("ES", "es"));
+    ck_assert(!cd_text_language_matches("es", "en"));
+    ck_assert(!cd_text_language_matches("es", "est"));
+    ck_assert(!cd_text_language_matches("", "es"));
+}
+END_TEST
+
+START_TEST(phones)
+{
+    ck_assert(cd_text_is_phone("+1 (213) 555-0100"));
+    ck_assert(cd_text_is_phone("213.555.0100 x12"));
+    ck_assert(!cd_text_is_phone("call me"));
+    ck_assert(!cd_text_is_phone("12"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("text");
+    TCase *tc = tcase_create("validation");
+    tcase_add_test(tc, clean_text);
+    tcase_add_test(tc, tokens_and_idents);
+    tcase_add_test(tc, language_tags);
+    tcase_add_test(tc, phones);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
