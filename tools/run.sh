@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 codispatch_install_deps
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODISPATCH_SANITIZE=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 
 exec ./build/bin/codispatchd "$@"

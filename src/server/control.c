@@ -80,9 +80,10 @@ static bool s_require_ready(server_t *self, const route_t *to, const char *rid)
     if (store_state(self->store) != STORE_READY) {
         char msg[CD_ERROR_MESSAGE_MAX];
         const char *why = store_last_error(self->store);
+        /* The advice first: the reason from libpq can be long. */
         snprintf(msg, sizeof msg,
-                 "the database is unavailable (%s); nothing was changed; retry with the same "
-                 "request_id",
+                 "the database is unavailable, nothing was changed; retry with the same "
+                 "request_id (%.150s)",
                  *why ? why : store_state_name(store_state(self->store)));
         s_reply_now(self, to, rid, CD_EUNAVAIL, "", msg);
         return false;

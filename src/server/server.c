@@ -67,8 +67,8 @@ static void s_on_lost(void *arg, int64_t committed, const char *why)
         return;
     cd_error_t err;
     cd_error_set(&err, CD_EUNAVAIL, "",
-                 "the database became unavailable before this was saved (%.120s); retry with "
-                 "the same request_id",
+                 "the database became unavailable before this was saved; retry with the same "
+                 "request_id (%.120s)",
                  why);
     outbox_fail(self->outbox, committed, &err);
 }

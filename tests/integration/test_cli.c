@@ -1,0 +1,194 @@
+/* Integration: the codispatch command-line tool against a real server — output, JSON, exit
+ * codes (0 ok, 1 refused, 2 usage, 3 unreachable) and the sentences that name bad fields. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+
+static harness_t *h;
+
+static void suite_setup(void)
+{
+    h = harness_new();
+    ck_assert_int_eq(harness_start_server(h), 0);
+}
+
+static void suite_teardown(void)
+{
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    harness_destroy(&h);
+}
+
+/* Runs `codispatch --server <ours> ARGS 2>&1`; returns the exit code, output in *out. */
+static int s_cli(const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --server %s %s 2>&1", harness_bin("codispatch"),
+             harness_control(h), args);
+    return harness_sh(cmd, out);
+}
+
+START_TEST(create_get_list_cancel)
+{
+    char *out;
+    ck_assert_int_eq(s_cli("call create --type mental_health --priority 2 --lat 34.05 "
+                           "--lon -118.25 --address '200 N Spring St' --area 'SPA 4' "
+                           "--language es --weapon --summary 'Man shouting' "
+                           "--caller-name Rosa --callback '213-555-0100'",
+                           &out),
+                     0);
+    char id[32];
+    ck_assert_int_eq(strncmp(out, "C-", 2), 0);
+    snprintf(id, sizeof id, "%.*s", (int)strcspn(out, "\n"), out);
+    free(out);
+
+    char args[128];
+    snprintf(args, sizeof args, "call get %s", id);
+    ck_assert_int_eq(s_cli(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "mental_health"));
+    ck_assert_ptr_nonnull(strstr(out, "200 N Spring St"));
+    ck_assert_ptr_nonnull(strstr(out, "weapon"));
+    ck_assert_ptr_nonnull(strstr(out, "Rosa"));
+    free(out);
+
+    snprintf(args, sizeof args, "--json call get %s", id);
+    ck_assert_int_eq(s_cli(args, &out), 0);
+    cJSON *o = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "call_id")->valuestring, id);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "pending");
+    ck_assert_int_eq(cJSON_GetObjectItem(o, "priority")->valueint, 2);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "language")->valuestring, "es");
+    cJSON_Delete(o);
+    free(out);
+
+    ck_assert_int_eq(s_cli("call list --open", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, id));
+    ck_assert_ptr_nonnull(strstr(out, "STATUS"));
+    free(out);
+
+    snprintf(args, sizeof args, "call cancel %s --reason 'handled by phone'", id);
+    ck_assert_int_eq(s_cli(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "cancelled"));
+    free(out);
+    /* A second cancel is refused by the server: exit 1 and the reason. */
+    snprintf(args, sizeof args, "call cancel %s --reason again", id);
+    ck_assert_int_eq(s_cli(args, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "CONFLICT"));
+    ck_assert_ptr_nonnull(strstr(out, "already cancelled"));
+    free(out);
+}
+END_TEST
+
+START_TEST(json_output_of_create_and_status)
+{
+    char *out;
+    ck_assert_int_eq(s_cli("--json call create --type substance --priority 1 --lat 34 --lon "
+                           "-118.3 --medical",
+                           &out),
+                     0);
+    cJSON *o = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(strncmp(cJSON_GetObjectItem(o, "call_id")->valuestring, "C-", 2), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "pending");
+    ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "risk_flags"), 0)->valuestring,
+                     "medical");
+    cJSON_Delete(o);
+    free(out);
+
+    ck_assert_int_eq(s_cli("--json status", &out), 0);
+    o = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "database")->valuestring, "ok");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "embedded_database")));
+    ck_assert_int_ge(cJSON_GetObjectItem(o, "open_calls")->valueint, 1);
+    ck_assert_int_ge(cJSON_GetObjectItem(o, "last_seq")->valueint, 1);
+    cJSON_Delete(o);
+    free(out);
+}
+END_TEST
+
+START_TEST(bad_arguments_name_the_field)
+{
+    struct {
+        const char *args;
+        int rc;
+        const char *needle;
+    } cases[] = {
+        {"call create --type mental_health --priority 9 --lat 34 --lon -118", 2,
+         "priority must be between 1 (highest) and 4; got 9"},
+        {"call create --type mental_health --priority 2 --lat 200 --lon -118", 2,
+         "lat must be between -90 and 90; got 200"},
+        {"call create --type '' --priority 2 --lat 34 --lon -118", 2, "type is required"},
+        {"call create --type mental_health --priority two --lat 34 --lon -118", 2,
+         "--priority must be a number"},
+        {"call create --type unicorn --priority 2 --lat 34 --lon -118", 1,
+         "type 'unicorn' is not a known call type"},
+        {"call create --priority 2 --lat 34 --lon -118", 2, "type is required"},
+        {"call get", 2, "which call?"},
+        {"call fly", 2, "unknown call subcommand"},
+        {"warp", 2, "unknown command"},
+        {"call list --limit 5000", 2, "--limit must be a number from 1 to 1000"},
+        {"call cancel C-000001", 2, "--reason is required"},
+        {"call get C-424242", 1, "NOT_FOUND"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out;
+        int rc = s_cli(cases[i].args, &out);
+        ck_assert_msg(rc == cases[i].rc, "'%s' exited %d, not %d: %s", cases[i].args, rc,
+                      cases[i].rc, out);
+        ck_assert_msg(strstr(out, cases[i].needle), "'%s' said '%s', not '%s'", cases[i].args, out,
+                      cases[i].needle);
+        free(out);
+    }
+}
+END_TEST
+
+START_TEST(request_id_makes_retries_safe)
+{
+    char *a, *b;
+    const char *args = "call create --type other --priority 4 --lat 34 --lon -118 "
+                       "--request-id cli-fixed-1";
+    ck_assert_int_eq(s_cli(args, &a), 0);
+    ck_assert_int_eq(s_cli(args, &b), 0);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(unreachable_server_exits_3)
+{
+    char cmd[512], *out;
+    snprintf(cmd, sizeof cmd, "%s --server tcp://127.0.0.1:1 --timeout 300 status 2>&1",
+             harness_bin("codispatch"));
+    ck_assert_int_eq(harness_sh(cmd, &out), 3);
+    ck_assert_ptr_nonnull(strstr(out, "cannot reach the server"));
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_add_test(tc, create_get_list_cancel);
+    tcase_add_test(tc, json_output_of_create_and_status);
+    tcase_add_test(tc, bad_arguments_name_the_field);
+    tcase_add_test(tc, request_id_makes_retries_safe);
+    tcase_add_test(tc, unreachable_server_exits_3);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

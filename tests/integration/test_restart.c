@@ -1,0 +1,125 @@
+/* Integration: state survives a restart (clean or kill -9); ids and the sequence continue;
+ * retries across the restart stay exactly-once. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static harness_t *h;
+
+static void suite_setup(void)
+{
+    h = harness_new();
+    ck_assert_int_eq(harness_start_server(h), 0);
+}
+
+static void suite_teardown(void)
+{
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    harness_destroy(&h);
+}
+
+static uint64_t s_last_seq(void)
+{
+    Codispatch__V1__Envelope *st = harness_status(h);
+    ck_assert_ptr_nonnull(st);
+    uint64_t seq = st->status_reply->last_seq;
+    cdc_envelope_free(st);
+    return seq;
+}
+
+static long s_call_no(const char *id)
+{
+    return strtol(id + 2, NULL, 10);
+}
+
+START_TEST(clean_restart_keeps_calls_and_sequence)
+{
+    char ids[3][32];
+    for (int i = 0; i < 3; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "keep-%d", i);
+        Codispatch__V1__Envelope *r = harness_create_call(h, rid, "mental_health", 2, 34, -118);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        snprintf(ids[i], sizeof ids[i], "%s", r->call->call_id);
+        cdc_envelope_free(r);
+    }
+    Codispatch__V1__Envelope *c = harness_cancel_call(h, "keep-cancel", ids[1], "duplicate");
+    cdc_envelope_free(c);
+    uint64_t seq = s_last_seq();
+    ck_assert_uint_ge(seq, 4);
+
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert_int_eq(harness_start_server(h), 0);
+
+    ck_assert_uint_eq(s_last_seq(), seq);
+    for (int i = 0; i < 3; i++) {
+        Codispatch__V1__Envelope *r = harness_get_call(h, ids[i]);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        ck_assert_int_eq(r->call->status, i == 1 ? CODISPATCH__V1__CALL_STATUS__CALL_CANCELLED
+                                                 : CODISPATCH__V1__CALL_STATUS__CALL_PENDING);
+        cdc_envelope_free(r);
+    }
+    /* Numbering continues where it stopped. */
+    Codispatch__V1__Envelope *r = harness_create_call(h, "after-restart", "other", 4, 34, -118);
+    ck_assert_int_eq(s_call_no(r->call->call_id), s_call_no(ids[2]) + 1);
+    ck_assert_uint_eq(r->seq, seq + 1);
+    cdc_envelope_free(r);
+}
+END_TEST
+
+START_TEST(retry_after_restart_returns_the_original_reply)
+{
+    Codispatch__V1__Envelope *a = harness_create_call(h, "retry-x", "substance", 1, 34, -118);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert_int_eq(harness_start_server(h), 0);
+    Codispatch__V1__Envelope *b = harness_create_call(h, "retry-x", "substance", 1, 34, -118);
+    ck_assert_int_eq(b->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    ck_assert_str_eq(a->call->call_id, b->call->call_id);
+    ck_assert_uint_eq(a->seq, b->seq);
+    cdc_envelope_free(a);
+    cdc_envelope_free(b);
+}
+END_TEST
+
+START_TEST(kill_9_loses_nothing_acknowledged)
+{
+    char ids[10][32];
+    for (int i = 0; i < 10; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "k9-%d", i);
+        Codispatch__V1__Envelope *r = harness_create_call(h, rid, "welfare_check", 3, 34, -118);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        snprintf(ids[i], sizeof ids[i], "%s", r->call->call_id);
+        cdc_envelope_free(r);
+    }
+    ck_assert_int_eq(harness_stop_server(h, SIGKILL), 128 + SIGKILL);
+    ck_assert_int_eq(harness_start_server(h), 0);
+    for (int i = 0; i < 10; i++) {
+        Codispatch__V1__Envelope *r = harness_get_call(h, ids[i]);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        cdc_envelope_free(r);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("restart");
+    TCase *tc = tcase_create("restart");
+    tcase_set_timeout(tc, 300);
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_add_test(tc, clean_restart_keeps_calls_and_sequence);
+    tcase_add_test(tc, retry_after_restart_returns_the_original_reply);
+    tcase_add_test(tc, kill_9_loses_nothing_acknowledged);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

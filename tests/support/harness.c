@@ -1,0 +1,369 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "pgcluster.h"
+
+#define READY_TIMEOUT_MS 60000 /* sanitizer builds start slowly */
+#define STOP_TIMEOUT_MS  20000
+
+struct harness {
+    char dir[64];
+    char pgdir[96];
+    char log[128];
+    pgcluster_t *cluster;
+    bool db_up;
+    pid_t server;
+    char control[64], units[64], stream[64], http[64];
+};
+
+static long long s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void s_die(const char *what)
+{
+    fprintf(stderr, "harness: %s\n", what);
+    abort();
+}
+
+/* A port the kernel says is free right now. */
+static int s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        s_die("cannot find a free port");
+    int port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void s_pick_ports(harness_t *self)
+{
+    snprintf(self->control, sizeof self->control, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(self->units, sizeof self->units, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(self->stream, sizeof self->stream, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(self->http, sizeof self->http, "127.0.0.1:%d", s_free_port());
+}
+
+const char *harness_bin(const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", CODISPATCH_BIN_DIR, name);
+    return path;
+}
+
+harness_t *harness_new(void)
+{
+    harness_t *self = calloc(1, sizeof *self);
+    snprintf(self->dir, sizeof self->dir, "/tmp/cdtest-XXXXXX");
+    if (!mkdtemp(self->dir))
+        s_die("mkdtemp failed");
+    chmod(self->dir, 0755); /* the PostgreSQL account must reach the cluster inside */
+    snprintf(self->pgdir, sizeof self->pgdir, "%s/pg", self->dir);
+    snprintf(self->log, sizeof self->log, "%s/server.log", self->dir);
+    self->cluster = pgcluster_new(self->pgdir);
+    if (harness_start_db(self) != 0)
+        s_die("cannot start PostgreSQL");
+    s_pick_ports(self);
+    return self;
+}
+
+void harness_destroy(harness_t **self_p)
+{
+    harness_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->server > 0)
+        harness_stop_server(self, SIGTERM);
+    if (self->db_up)
+        harness_stop_db(self);
+    pgcluster_destroy(&self->cluster);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", self->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: could not remove %s\n", self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *harness_control(const harness_t *self)
+{
+    return self->control;
+}
+
+const char *harness_conninfo(const harness_t *self)
+{
+    return pgcluster_conninfo(self->cluster);
+}
+
+const char *harness_dir(const harness_t *self)
+{
+    return self->dir;
+}
+
+int harness_start_db(harness_t *self)
+{
+    char err[1024];
+    if (pgcluster_start(self->cluster, err, sizeof err) != 0) {
+        fprintf(stderr, "harness: %s\n", err);
+        return -1;
+    }
+    self->db_up = true;
+    return 0;
+}
+
+int harness_stop_db(harness_t *self)
+{
+    char err[1024];
+    if (pgcluster_stop(self->cluster, err, sizeof err) != 0) {
+        fprintf(stderr, "harness: %s\n", err);
+        return -1;
+    }
+    self->db_up = false;
+    return 0;
+}
+
+char *harness_server_log(const harness_t *self)
+{
+    FILE *f = fopen(self->log, "r");
+    if (!f)
+        return strdup("(no server log)");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+bool harness_server_running(harness_t *self)
+{
+    if (self->server <= 0)
+        return false;
+    int status;
+    if (waitpid(self->server, &status, WNOHANG) == self->server) {
+        self->server = 0;
+        return false;
+    }
+    return true;
+}
+
+int harness_start_server(harness_t *self)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        s_die("fork failed");
+    if (pid == 0) {
+        int fd = open(self->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+        const char *bin = harness_bin("codispatchd");
+        execl(bin, bin, "--db", pgcluster_conninfo(self->cluster), "--control", self->control,
+              "--units", self->units, "--stream", self->stream, "--http", self->http, "--data-dir",
+              self->dir, (char *)NULL);
+        perror(bin);
+        _exit(127);
+    }
+    self->server = pid;
+    long long deadline = s_now_ms() + READY_TIMEOUT_MS;
+    while (s_now_ms() < deadline) {
+        if (!harness_server_running(self)) {
+            char *log = harness_server_log(self);
+            fprintf(stderr, "harness: codispatchd exited at start:\n%s\n", log);
+            free(log);
+            return -1;
+        }
+        Codispatch__V1__Envelope *st = harness_status(self);
+        bool ok = st && st->body_case == CODISPATCH__V1__ENVELOPE__BODY_STATUS_REPLY &&
+                  st->status_reply->database == CODISPATCH__V1__DATABASE_STATE__DATABASE_OK;
+        cdc_envelope_free(st);
+        if (ok)
+            return 0;
+        s_sleep_ms(50);
+    }
+    fprintf(stderr, "harness: codispatchd not ready within %d ms\n", READY_TIMEOUT_MS);
+    return -1;
+}
+
+int harness_stop_server(harness_t *self, int sig)
+{
+    if (self->server <= 0)
+        return -1;
+    kill(self->server, sig);
+    long long deadline = s_now_ms() + STOP_TIMEOUT_MS;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(self->server, &status, WNOHANG);
+        if (r == self->server)
+            break;
+        if (s_now_ms() > deadline) {
+            kill(self->server, SIGKILL);
+            waitpid(self->server, &status, 0);
+            break;
+        }
+        s_sleep_ms(10);
+    }
+    self->server = 0;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+void harness_ensure_up(harness_t *self)
+{
+    if (!self->db_up && harness_start_db(self) != 0)
+        s_die("cannot restart PostgreSQL");
+    if (!harness_server_running(self) && harness_start_server(self) != 0)
+        s_die("cannot restart codispatchd");
+}
+
+/* ------------------------------------------------------------------ requests */
+
+Codispatch__V1__Envelope *harness_call(harness_t *self, Codispatch__V1__Envelope *req,
+                                       int timeout_ms)
+{
+    cdc_control_t *ctl = cdc_control_new(self->control);
+    cdc_control_set_retry_unavailable(ctl, false);
+    Codispatch__V1__Envelope *reply = NULL;
+    cdc_control_call(ctl, req, timeout_ms, &reply);
+    cdc_control_destroy(&ctl);
+    return reply;
+}
+
+Codispatch__V1__Envelope *harness_create_call(harness_t *self, const char *request_id,
+                                              const char *type, int priority, double lat,
+                                              double lon)
+{
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
+    m.type = (char *)type;
+    m.has_priority = m.has_lat = m.has_lon = true;
+    m.priority = (uint32_t)priority;
+    m.lat = lat;
+    m.lon = lon;
+    m.language = "es";
+    m.caller_name = "Test Caller";
+    m.callback = "555 0100";
+    req.request_id = (char *)request_id;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+    req.create_call = &m;
+    return harness_call(self, &req, 5000);
+}
+
+Codispatch__V1__Envelope *harness_get_call(harness_t *self, const char *call_id)
+{
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__GetCall m = CODISPATCH__V1__GET_CALL__INIT;
+    m.call_id = (char *)call_id;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_GET_CALL;
+    req.get_call = &m;
+    return harness_call(self, &req, 5000);
+}
+
+Codispatch__V1__Envelope *harness_cancel_call(harness_t *self, const char *request_id,
+                                              const char *call_id, const char *reason)
+{
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CancelCall m = CODISPATCH__V1__CANCEL_CALL__INIT;
+    m.call_id = (char *)call_id;
+    m.reason = (char *)reason;
+    req.request_id = (char *)request_id;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CANCEL_CALL;
+    req.cancel_call = &m;
+    return harness_call(self, &req, 5000);
+}
+
+Codispatch__V1__Envelope *harness_status(harness_t *self)
+{
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__StatusRequest m = CODISPATCH__V1__STATUS_REQUEST__INIT;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS;
+    req.status = &m;
+    return harness_call(self, &req, 500);
+}
+
+int harness_error_code(const Codispatch__V1__Envelope *reply)
+{
+    if (!reply || reply->body_case != CODISPATCH__V1__ENVELOPE__BODY_ERROR)
+        return -1;
+    return (int)reply->error->code;
+}
+
+void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens, size_t n,
+                  size_t *len, int timeout_ms)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(s, self->control);
+    for (size_t i = 0; i < n; i++)
+        zmq_send(s, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+    void *out = NULL;
+    zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
+    if (zmq_poll(&item, 1, timeout_ms) == 1) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, s, 0) >= 0) {
+            *len = zmq_msg_size(&msg);
+            out = malloc(*len ? *len : 1);
+            memcpy(out, zmq_msg_data(&msg), *len);
+        }
+        zmq_msg_close(&msg);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return out;
+}
+
+int harness_sh(const char *cmdline, char **out)
+{
+    FILE *p = popen(cmdline, "r");
+    if (!p)
+        return -1;
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while ((n = fread(buf + used, 1, cap - used - 1, p)) > 0) {
+        used += n;
+        if (cap - used < 1024)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[used] = '\0';
+    int status = pclose(p);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -1,0 +1,75 @@
+/*  harness.h — integration test support: a real PostgreSQL and a real codispatchd.
+ *
+ *  harness_new() makes a temporary directory, starts a throwaway PostgreSQL cluster in it
+ *  (the server's own embedded-cluster code) and picks free loopback ports.  The server is the
+ *  real build/bin/codispatchd, started as a child process with --db pointing at that cluster,
+ *  so tests can stop and restart either one.  Everything is loopback-only and every wait is
+ *  bounded.
+ *
+ *  Suites run with CK_NOFORK so that what a test does to the server and the database (a
+ *  restart, an outage) is seen by the next; harness_ensure_up() puts both back.
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <codispatch/codispatch.h>
+
+typedef struct harness harness_t;
+
+harness_t *harness_new(void);
+/* Stops the server (expecting a clean exit) and the cluster, removes the directory. */
+void harness_destroy(harness_t **self_p);
+
+/* Starts codispatchd and waits (bounded) until it reports the database ok.  Returns 0. */
+int harness_start_server(harness_t *self);
+/* Sends sig and waits for the process; returns its exit status (128+n if killed by n). */
+int harness_stop_server(harness_t *self, int sig);
+bool harness_server_running(harness_t *self);
+
+int harness_stop_db(harness_t *self);
+int harness_start_db(harness_t *self);
+
+/* Database and server both running (restarts whatever a test left stopped). */
+void harness_ensure_up(harness_t *self);
+
+const char *harness_control(const harness_t *self);
+const char *harness_conninfo(const harness_t *self);
+const char *harness_dir(const harness_t *self);
+/* The server's log so far (malloc'd), for failure messages. */
+char *harness_server_log(const harness_t *self);
+
+/* --- Talking to the server --- */
+
+/* One request on a fresh control client that does not retry UNAVAILABLE/BUSY.  Returns the
+ * reply (free with cdc_envelope_free) or NULL when none came within timeout_ms. */
+Codispatch__V1__Envelope *harness_call(harness_t *self, Codispatch__V1__Envelope *req,
+                                       int timeout_ms);
+
+/* Envelope builders; strings are borrowed. */
+Codispatch__V1__Envelope *harness_create_call(harness_t *self, const char *request_id,
+                                              const char *type, int priority, double lat,
+                                              double lon);
+Codispatch__V1__Envelope *harness_get_call(harness_t *self, const char *call_id);
+Codispatch__V1__Envelope *harness_cancel_call(harness_t *self, const char *request_id,
+                                              const char *call_id, const char *reason);
+Codispatch__V1__Envelope *harness_status(harness_t *self);
+
+/* Sends raw frames on a fresh DEALER and returns the raw reply frame (malloc'd, *len set) or
+ * NULL on timeout. */
+void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens, size_t n,
+                  size_t *len, int timeout_ms);
+
+/* The Error code of a reply, or -1 if it is not an Error. */
+int harness_error_code(const Codispatch__V1__Envelope *reply);
+
+/* Runs a shell command line, returns its exit status, and captures stdout (malloc'd, may be
+ * NULL). */
+int harness_sh(const char *cmdline, char **out);
+
+/* Path of a built program: "codispatch" -> build/bin/codispatch. */
+const char *harness_bin(const char *name);
+
+#endif
