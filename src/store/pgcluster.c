@@ -376,33 +376,52 @@ static int s_initdb(pgcluster_t *self, char *err, size_t errlen)
     return 0;
 }
 
-/* The postmaster.pid of a process that died may name a PID that is now someone else's:
- * PostgreSQL would then refuse to start.  Remove such a file. */
-static void s_clear_stale_pidfile(const pgcluster_t *self)
+/* True if pid is a running PostgreSQL process.  A zombie is not running: in a container
+ * without an init that reaps, a killed postmaster stays a zombie and kill(pid, 0) still
+ * succeeds, which would make PostgreSQL (and pg_ctl) believe it is alive. */
+static bool s_pid_is_live_postgres(long pid)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/postmaster.pid", self->dir);
+    if (pid <= 0 || kill((pid_t)pid, 0) != 0)
+        return false;
+    char path[64], stat[512] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    if (!fgets(stat, sizeof stat, f))
+        stat[0] = '\0';
+    fclose(f);
+    /* "pid (comm) S ...": comm may hold spaces, so find the last ')'. */
+    const char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+    if (!open || !close || close < open || close[1] != ' ' || close[2] == 'Z')
+        return false;
+    size_t n = (size_t)(close - open);
+    return memmem(open, n, "postgres", 8) || memmem(open, n, "postmaster", 10);
+}
+
+/* Removes lock_path if the PID on its first line is not a running PostgreSQL. */
+static void s_clear_stale_lock(const char *lock_path)
+{
+    FILE *f = fopen(lock_path, "r");
     if (!f)
         return;
     long pid = 0;
     if (fscanf(f, "%ld", &pid) != 1)
         pid = 0;
     fclose(f);
-    bool alive_postgres = false;
-    if (pid > 0 && kill((pid_t)pid, 0) == 0) {
-        char cmd[PATH_MAX], buf[256] = "";
-        snprintf(cmd, sizeof cmd, "/proc/%ld/comm", pid);
-        FILE *c = fopen(cmd, "r");
-        if (c) {
-            if (!fgets(buf, sizeof buf, c))
-                buf[0] = '\0';
-            fclose(c);
-        }
-        alive_postgres = strstr(buf, "postgres") != NULL || strstr(buf, "postmaster") != NULL;
-    }
-    if (!alive_postgres)
-        unlink(path);
+    if (!s_pid_is_live_postgres(pid))
+        unlink(lock_path);
+}
+
+/* After a crash, postmaster.pid and the socket's lock file may name a PID that died (or is
+ * now someone else's, or a zombie): PostgreSQL would then refuse to start.  Remove them. */
+static void s_clear_stale_pidfile(const pgcluster_t *self)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/postmaster.pid", self->dir);
+    s_clear_stale_lock(path);
+    snprintf(path, sizeof path, "%s/.s.PGSQL." PG_PORT ".lock", self->dir);
+    s_clear_stale_lock(path);
 }
 
 static int s_pg_ctl(pgcluster_t *self, const char *action, char *out, size_t outlen)

@@ -27,6 +27,7 @@ struct harness {
     char log[128];
     pgcluster_t *cluster;
     bool db_up;
+    bool embedded; /* the server runs its own cluster in dir/pg (no --db) */
     pid_t server;
     char control[64], units[64], stream[64], http[64];
 };
@@ -79,9 +80,10 @@ const char *harness_bin(const char *name)
     return path;
 }
 
-harness_t *harness_new(void)
+static harness_t *s_new(bool embedded)
 {
     harness_t *self = calloc(1, sizeof *self);
+    self->embedded = embedded;
     snprintf(self->dir, sizeof self->dir, "/tmp/cdtest-XXXXXX");
     if (!mkdtemp(self->dir))
         s_die("mkdtemp failed");
@@ -89,10 +91,20 @@ harness_t *harness_new(void)
     snprintf(self->pgdir, sizeof self->pgdir, "%s/pg", self->dir);
     snprintf(self->log, sizeof self->log, "%s/server.log", self->dir);
     self->cluster = pgcluster_new(self->pgdir);
-    if (harness_start_db(self) != 0)
+    if (!embedded && harness_start_db(self) != 0)
         s_die("cannot start PostgreSQL");
     s_pick_ports(self);
     return self;
+}
+
+harness_t *harness_new(void)
+{
+    return s_new(false);
+}
+
+harness_t *harness_new_embedded(void)
+{
+    return s_new(true);
 }
 
 void harness_destroy(harness_t **self_p)
@@ -102,7 +114,7 @@ void harness_destroy(harness_t **self_p)
         return;
     if (self->server > 0)
         harness_stop_server(self, SIGTERM);
-    if (self->db_up)
+    if (self->db_up || (self->embedded && harness_embedded_db_running(self)))
         harness_stop_db(self);
     pgcluster_destroy(&self->cluster);
     char cmd[128];
@@ -126,6 +138,48 @@ const char *harness_conninfo(const harness_t *self)
 const char *harness_dir(const harness_t *self)
 {
     return self->dir;
+}
+
+const char *harness_pgdir(const harness_t *self)
+{
+    return self->pgdir;
+}
+
+long harness_postmaster_pid(const harness_t *self)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/postmaster.pid", self->pgdir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long pid = 0;
+    if (fscanf(f, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    return pid;
+}
+
+bool harness_embedded_db_running(const harness_t *self)
+{
+    long pid = harness_postmaster_pid(self);
+    return pid > 0 && harness_pid_alive(pid);
+}
+
+bool harness_pid_alive(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0)
+        return false;
+    /* A dead process that nobody reaped (no init in a container) is a zombie: not alive. */
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    if (!fgets(stat, sizeof stat, f))
+        stat[0] = '\0';
+    fclose(f);
+    const char *close_paren = strrchr(stat, ')');
+    return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
 }
 
 int harness_start_db(harness_t *self)
@@ -188,9 +242,13 @@ int harness_start_server(harness_t *self)
         dup2(fd, STDERR_FILENO);
         close(fd);
         const char *bin = harness_bin("codispatchd");
-        execl(bin, bin, "--db", pgcluster_conninfo(self->cluster), "--control", self->control,
-              "--units", self->units, "--stream", self->stream, "--http", self->http, "--data-dir",
-              self->dir, (char *)NULL);
+        if (self->embedded)
+            execl(bin, bin, "--control", self->control, "--units", self->units, "--stream",
+                  self->stream, "--http", self->http, "--data-dir", self->dir, (char *)NULL);
+        else
+            execl(bin, bin, "--db", pgcluster_conninfo(self->cluster), "--control", self->control,
+                  "--units", self->units, "--stream", self->stream, "--http", self->http,
+                  "--data-dir", self->dir, (char *)NULL);
         perror(bin);
         _exit(127);
     }
@@ -241,7 +299,7 @@ int harness_stop_server(harness_t *self, int sig)
 
 void harness_ensure_up(harness_t *self)
 {
-    if (!self->db_up && harness_start_db(self) != 0)
+    if (!self->embedded && !self->db_up && harness_start_db(self) != 0)
         s_die("cannot restart PostgreSQL");
     if (!harness_server_running(self) && harness_start_server(self) != 0)
         s_die("cannot restart codispatchd");

@@ -20,6 +20,10 @@
 typedef struct harness harness_t;
 
 harness_t *harness_new(void);
+/* Like harness_new, but no cluster is started: the server, run without --db, makes and runs
+ * its own embedded cluster in harness_pgdir().  harness_destroy stops that cluster if a
+ * test left it running. */
+harness_t *harness_new_embedded(void);
 /* Stops the server (expecting a clean exit) and the cluster, removes the directory. */
 void harness_destroy(harness_t **self_p);
 
@@ -38,6 +42,12 @@ void harness_ensure_up(harness_t *self);
 const char *harness_control(const harness_t *self);
 const char *harness_conninfo(const harness_t *self);
 const char *harness_dir(const harness_t *self);
+const char *harness_pgdir(const harness_t *self);
+/* The PID in harness_pgdir()/postmaster.pid, or 0 when there is none. */
+long harness_postmaster_pid(const harness_t *self);
+bool harness_embedded_db_running(const harness_t *self);
+/* True if pid names a live process (a zombie is not). */
+bool harness_pid_alive(long pid);
 /* The server's log so far (malloc'd), for failure messages. */
 char *harness_server_log(const harness_t *self);
 

@@ -1,0 +1,175 @@
+/* Integration: the embedded default database.  codispatchd without --db creates a private
+ * PostgreSQL cluster in DATA_DIR/pg on first start, stops it on a clean exit, adopts it when a
+ * crashed server left it running, and starts it again over a stale postmaster.pid. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static harness_t *h;
+
+static void suite_setup(void)
+{
+    h = harness_new_embedded();
+}
+
+static void suite_teardown(void)
+{
+    harness_destroy(&h);
+}
+
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (bounded) until pid is gone. */
+static bool s_wait_gone(long pid, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (!harness_pid_alive(pid))
+            return true;
+        s_sleep_ms(20);
+    }
+    return !harness_pid_alive(pid);
+}
+
+static char *s_create(const char *rid)
+{
+    Codispatch__V1__Envelope *r = harness_create_call(h, rid, "welfare_check", 3, 34.05, -118.25);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    char *id = strdup(r->call->call_id);
+    cdc_envelope_free(r);
+    return id;
+}
+
+static void s_assert_call_exists(const char *id)
+{
+    Codispatch__V1__Envelope *r = harness_get_call(h, id);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    ck_assert_str_eq(r->call->call_id, id);
+    cdc_envelope_free(r);
+}
+
+START_TEST(first_start_creates_the_cluster_and_clean_exit_stops_it)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/PG_VERSION", harness_pgdir(h));
+    ck_assert_int_ne(access(path, F_OK), 0); /* nothing there before the first start */
+
+    ck_assert_int_eq(harness_start_server(h), 0);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert(harness_embedded_db_running(h));
+
+    Codispatch__V1__Envelope *st = harness_status(h);
+    ck_assert_ptr_nonnull(st);
+    ck_assert(st->status_reply->has_embedded_database);
+    ck_assert(st->status_reply->embedded_database);
+    cdc_envelope_free(st);
+
+    /* Unix socket only: the socket lives in the cluster directory, TCP is off. */
+    char conf[256], *out = NULL;
+    snprintf(conf, sizeof conf, "grep -h \"^listen_addresses = ''\" %s/postgresql*.conf",
+             harness_pgdir(h));
+    ck_assert_int_eq(harness_sh(conf, &out), 0);
+    free(out);
+
+    char *id = s_create("embedded-1");
+    long pm = harness_postmaster_pid(h);
+    ck_assert_int_gt(pm, 0);
+
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert(s_wait_gone(pm, 10000)); /* the server stopped its cluster */
+    ck_assert(!harness_embedded_db_running(h));
+
+    /* The next start reuses the cluster and its data. */
+    ck_assert_int_eq(harness_start_server(h), 0);
+    s_assert_call_exists(id);
+    free(id);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+}
+END_TEST
+
+START_TEST(a_crashed_server_leaves_the_cluster_running_and_the_next_adopts_it)
+{
+    ck_assert_int_eq(harness_start_server(h), 0);
+    char *id = s_create("embedded-2");
+    long pm = harness_postmaster_pid(h);
+
+    ck_assert_int_eq(harness_stop_server(h, SIGKILL), 128 + SIGKILL);
+    ck_assert(harness_pid_alive(pm)); /* PostgreSQL outlives the crash */
+
+    ck_assert_int_eq(harness_start_server(h), 0);
+    ck_assert_int_eq(harness_postmaster_pid(h), pm); /* adopted, not restarted */
+    s_assert_call_exists(id);
+    free(id);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert(s_wait_gone(pm, 10000));
+}
+END_TEST
+
+START_TEST(a_stale_postmaster_pid_does_not_stop_the_start)
+{
+    ck_assert_int_eq(harness_start_server(h), 0);
+    char *id = s_create("embedded-3");
+    long pm = harness_postmaster_pid(h);
+
+    /* Server and database both die hard (a power cut, say); wait until the postmaster's
+     * children have noticed and gone too. */
+    char cmd[64], *children = NULL;
+    snprintf(cmd, sizeof cmd, "pgrep -P %ld", pm);
+    ck_assert_int_eq(harness_sh(cmd, &children), 0);
+    ck_assert_int_eq(harness_stop_server(h, SIGKILL), 128 + SIGKILL);
+    kill((pid_t)pm, SIGKILL);
+    ck_assert(s_wait_gone(pm, 10000));
+    for (char *tok = strtok(children, "\n"); tok; tok = strtok(NULL, "\n"))
+        ck_assert(s_wait_gone(strtol(tok, NULL, 10), 10000));
+    free(children);
+
+    /* ... and the PID in the leftover postmaster.pid now belongs to another live process. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/postmaster.pid", harness_pgdir(h));
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%ld\n%s\n", (long)getpid(), harness_pgdir(h));
+    fclose(f);
+
+    ck_assert_int_eq(harness_start_server(h), 0);
+    ck_assert_int_ne(harness_postmaster_pid(h), (long)getpid());
+    s_assert_call_exists(id); /* committed work survived the crash */
+    free(id);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+}
+END_TEST
+
+static Suite *s_suite(void)
+{
+    Suite *s = suite_create("embedded");
+    TCase *tc = tcase_create("embedded");
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, first_start_creates_the_cluster_and_clean_exit_stops_it);
+    tcase_add_test(tc, a_crashed_server_leaves_the_cluster_running_and_the_next_adopts_it);
+    tcase_add_test(tc, a_stale_postmaster_pid_does_not_stop_the_start);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(s_suite());
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
