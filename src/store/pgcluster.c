@@ -297,6 +297,8 @@ pgcluster_t *pgcluster_new(const char *dir)
     char abs[PATH_MAX];
     if (dir[0] != '/' && getcwd(abs, sizeof abs)) {
         size_t n = strlen(abs);
+        while (dir[0] == '.' && dir[1] == '/') /* "./var/pg" reads better as "var/pg" */
+            dir += 2;
         snprintf(abs + n, sizeof abs - n, "/%s", dir);
         self->dir = cd_strdup(abs);
     } else {

@@ -88,7 +88,10 @@ static void s_batch_release(store_batch_t *b)
 
 static void s_note_error(store_t *self, const char *why)
 {
-    snprintf(self->last_error, sizeof self->last_error, "%s", why ? why : "");
+    /* Truncation is fine: this is a sentence for status and logs. */
+    size_t n = why ? strnlen(why, sizeof self->last_error - 1) : 0;
+    memcpy(self->last_error, why ? why : "", n);
+    self->last_error[n] = '\0';
 }
 
 /* Everything not committed is gone: the engine goes back to what PostgreSQL holds. */
