@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cd_json.h"
+
 static const char *const s_status_names[] = {
     [CD_CALL_PENDING] = "pending",   [CD_CALL_DISPATCHED] = "dispatched",
     [CD_CALL_EN_ROUTE] = "en_route", [CD_CALL_ON_SCENE] = "on_scene",
@@ -25,6 +27,26 @@ cd_call_status_t cd_call_status_parse(const char *name)
         if (strcmp(s_status_names[s], name) == 0)
             return (cd_call_status_t)s;
     return 0;
+}
+
+static const char *const s_dispositions[] = {
+    "resolved_on_scene", "transported_voluntary", "transported_involuntary",
+    "referred",          "police_requested",      "no_contact",
+    "duplicate",
+};
+
+bool cd_call_disposition_valid(const char *d)
+{
+    for (size_t i = 0; d && i < sizeof s_dispositions / sizeof s_dispositions[0]; i++)
+        if (strcmp(d, s_dispositions[i]) == 0)
+            return true;
+    return false;
+}
+
+const char *cd_call_dispositions(void)
+{
+    return "resolved_on_scene, transported_voluntary, transported_involuntary, referred, "
+           "police_requested, no_contact, duplicate";
 }
 
 bool cd_call_is_open(const cd_call_t *call)
@@ -112,6 +134,7 @@ cd_call_t *cd_call_new(void)
     call->summary = cd_strdup("");
     call->caller_name = cd_strdup("");
     call->cancel_reason = cd_strdup("");
+    call->notes = cJSON_CreateArray();
     return call;
 }
 
@@ -124,6 +147,8 @@ void cd_call_destroy(cd_call_t **self_p)
     free(call->summary);
     free(call->caller_name);
     free(call->cancel_reason);
+    cJSON_Delete(call->notes);
+    free(call->asg);
     free(call);
     *self_p = NULL;
 }
@@ -164,32 +189,21 @@ cJSON *cd_call_to_json(const cd_call_t *c)
     else
         cJSON_AddNullToObject(o, "closed_ms");
     cJSON_AddStringToObject(o, "cancel_reason", c->cancel_reason);
+    cJSON_AddStringToObject(o, "disposition", c->disposition);
+    cJSON_AddItemToObject(o, "notes", cJSON_Duplicate(c->notes, true));
+    cJSON_AddNumberToObject(o, "pending_since_ms", (double)c->pending_since_ms);
+    cJSON_AddBoolToObject(o, "pending_alerted", c->pending_alerted);
     cJSON_AddNumberToObject(o, "last_seq", (double)c->last_seq);
     return o;
 }
 
-static const char *s_json_str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static bool s_json_num(const cJSON *o, const char *key, double *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v))
-        return false;
-    *out = v->valuedouble;
-    return true;
-}
-
 cd_call_t *cd_call_from_json(const cJSON *o, cd_error_t *err)
 {
-    const char *id = s_json_str(o, "call_id"), *type = s_json_str(o, "type");
+    const char *id = cd_json_str(o, "call_id"), *type = cd_json_str(o, "type");
     double no, priority, lat, lon, created;
-    if (!id || !type || !s_json_num(o, "call_no", &no) || !s_json_num(o, "priority", &priority) ||
-        !s_json_num(o, "lat", &lat) || !s_json_num(o, "lon", &lon) ||
-        !s_json_num(o, "created_ms", &created)) {
+    if (!id || !type || !cd_json_num(o, "call_no", &no) || !cd_json_num(o, "priority", &priority) ||
+        !cd_json_num(o, "lat", &lat) || !cd_json_num(o, "lon", &lon) ||
+        !cd_json_num(o, "created_ms", &created)) {
         cd_error_set(err, CD_EINVAL, "payload",
                      "call record lacks one of call_id, call_no, type, priority, lat, lon, "
                      "created_ms");
@@ -202,9 +216,9 @@ cd_call_t *cd_call_from_json(const cJSON *o, cd_error_t *err)
     c->priority = (int)priority;
     c->lat = lat;
     c->lon = lon;
-    cd_call_set_text(&c->address, s_json_str(o, "address"));
-    cd_copy(c->area, sizeof c->area, s_json_str(o, "area"));
-    cd_copy(c->language, sizeof c->language, s_json_str(o, "language"));
+    cd_call_set_text(&c->address, cd_json_str(o, "address"));
+    cd_copy(c->area, sizeof c->area, cd_json_str(o, "area"));
+    cd_copy(c->language, sizeof c->language, cd_json_str(o, "language"));
     const cJSON *risks = cJSON_GetObjectItemCaseSensitive(o, "risk_flags"), *r;
     cJSON_ArrayForEach(r, risks)
     {
@@ -212,17 +226,25 @@ cd_call_t *cd_call_from_json(const cJSON *o, cd_error_t *err)
             if (cJSON_IsString(r) && strcmp(r->valuestring, s_risks[i].name) == 0)
                 c->risk |= s_risks[i].bit;
     }
-    cd_call_set_text(&c->summary, s_json_str(o, "summary"));
-    cd_call_set_text(&c->caller_name, s_json_str(o, "caller_name"));
-    cd_copy(c->callback, sizeof c->callback, s_json_str(o, "callback"));
-    c->status = cd_call_status_parse(s_json_str(o, "status"));
+    cd_call_set_text(&c->summary, cd_json_str(o, "summary"));
+    cd_call_set_text(&c->caller_name, cd_json_str(o, "caller_name"));
+    cd_copy(c->callback, sizeof c->callback, cd_json_str(o, "callback"));
+    c->status = cd_call_status_parse(cd_json_str(o, "status"));
     if (!c->status)
         c->status = CD_CALL_PENDING;
     double v;
     c->created_ms = (int64_t)created;
-    c->updated_ms = s_json_num(o, "updated_ms", &v) ? (int64_t)v : c->created_ms;
-    c->closed_ms = s_json_num(o, "closed_ms", &v) ? (int64_t)v : 0;
-    cd_call_set_text(&c->cancel_reason, s_json_str(o, "cancel_reason"));
-    c->last_seq = s_json_num(o, "last_seq", &v) ? (int64_t)v : 0;
+    c->updated_ms = cd_json_num(o, "updated_ms", &v) ? (int64_t)v : c->created_ms;
+    c->closed_ms = cd_json_num(o, "closed_ms", &v) ? (int64_t)v : 0;
+    cd_call_set_text(&c->cancel_reason, cd_json_str(o, "cancel_reason"));
+    cd_copy(c->disposition, sizeof c->disposition, cd_json_str(o, "disposition"));
+    const cJSON *notes = cJSON_GetObjectItemCaseSensitive(o, "notes");
+    if (cJSON_IsArray(notes)) {
+        cJSON_Delete(c->notes);
+        c->notes = cJSON_Duplicate(notes, true);
+    }
+    c->pending_since_ms = cd_json_int(o, "pending_since_ms", c->created_ms);
+    c->pending_alerted = cd_json_bool(o, "pending_alerted", false);
+    c->last_seq = cd_json_num(o, "last_seq", &v) ? (int64_t)v : 0;
     return c;
 }

@@ -47,8 +47,16 @@ typedef struct cd_call {
     cd_call_status_t status;
     int64_t created_ms, updated_ms, closed_ms; /* closed_ms 0 while open */
     char *cancel_reason;                       /* owned; never NULL */
+    char disposition[CD_DISPOSITION_MAX + 1];  /* set when closed */
+    cJSON *notes;                              /* owned array of {at_ms, actor, text}; never NULL */
+    int64_t pending_since_ms;                  /* when it last entered the pending queue */
+    bool pending_alerted;                      /* the pending-too-long alert fired for this wait */
     int64_t last_seq;                          /* seq of the last event that changed it */
-    UT_hash_handle hh;                         /* engine index by id */
+    /* The engine's index of the call's assignments, oldest first (not serialised: the
+     * assignments are records of their own).  Borrowed pointers. */
+    struct cd_assignment **asg;
+    int n_asg, cap_asg;
+    UT_hash_handle hh; /* engine index by id */
 } cd_call_t;
 
 /* What a client supplies to create a call.  Strings are borrowed; NULL means absent. */
@@ -79,6 +87,12 @@ void cd_call_destroy(cd_call_t **self_p);
 void cd_call_set_text(char **slot, const char *s);
 
 bool cd_call_is_open(const cd_call_t *call);
+
+/* resolved_on_scene, transported_voluntary, transported_involuntary, referred,
+ * police_requested, no_contact, duplicate. */
+bool cd_call_disposition_valid(const char *d);
+/* "resolved_on_scene, transported_voluntary, ..." for messages. */
+const char *cd_call_dispositions(void);
 
 /* "pending", "dispatched", ...; NULL for an invalid value. */
 const char *cd_call_status_name(cd_call_status_t status);

@@ -6,6 +6,21 @@
 static const char *const s_kind_names[CD_EV_KIND_COUNT] = {
     [CD_EV_CALL_CREATED] = "call.created",
     [CD_EV_CALL_CANCELLED] = "call.cancelled",
+    [CD_EV_CALL_NOTED] = "call.noted",
+    [CD_EV_CALL_CLOSED] = "call.closed",
+    [CD_EV_UNIT_ADDED] = "unit.added",
+    [CD_EV_UNIT_UPDATED] = "unit.updated",
+    [CD_EV_UNIT_STATUS] = "unit.status",
+    [CD_EV_UNIT_REMOVED] = "unit.removed",
+    [CD_EV_ASSIGN_OFFERED] = "assignment.offered",
+    [CD_EV_ASSIGN_ACKED] = "assignment.acknowledged",
+    [CD_EV_ASSIGN_DECLINED] = "assignment.declined",
+    [CD_EV_ASSIGN_TIMED_OUT] = "assignment.timed_out",
+    [CD_EV_ASSIGN_PROGRESS] = "assignment.progress",
+    [CD_EV_ASSIGN_CLEARED] = "assignment.cleared",
+    [CD_EV_PLAN_SET] = "plan.set",
+    [CD_EV_ALERT_RAISED] = "alert.raised",
+    [CD_EV_ALERT_CLEARED] = "alert.cleared",
 };
 
 const char *cd_event_kind_name(cd_event_kind_t kind)

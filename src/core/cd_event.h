@@ -13,13 +13,30 @@
 
 #include "cd_text.h"
 
+/* Every payload holds what replay needs; the engine's live path applies the very event it
+ * records, so replay and live cannot drift apart. */
 typedef enum cd_event_kind {
-    CD_EV_CALL_CREATED = 1, /* payload: the call (cd_call_to_json) */
-    CD_EV_CALL_CANCELLED,   /* payload: {"reason"} */
+    CD_EV_CALL_CREATED = 1, /* the call (cd_call_to_json) */
+    CD_EV_CALL_CANCELLED,   /* {"reason"} */
+    CD_EV_CALL_NOTED,       /* {"text"} */
+    CD_EV_CALL_CLOSED,      /* {"disposition"} */
+    CD_EV_UNIT_ADDED,       /* the unit (cd_unit_to_json) */
+    CD_EV_UNIT_UPDATED,     /* the unit after the change */
+    CD_EV_UNIT_STATUS,      /* {"status", "reason"} */
+    CD_EV_UNIT_REMOVED,     /* {} */
+    CD_EV_ASSIGN_OFFERED,   /* the assignment (cd_assign_to_json) */
+    CD_EV_ASSIGN_ACKED,     /* {"assignment_id"} */
+    CD_EV_ASSIGN_DECLINED,  /* {"assignment_id", "reason"} */
+    CD_EV_ASSIGN_TIMED_OUT, /* {"assignment_id"} */
+    CD_EV_ASSIGN_PROGRESS,  /* {"assignment_id", "status"}: en_route .. at_facility */
+    CD_EV_ASSIGN_CLEARED,   /* {"assignment_id", "reason"} */
+    CD_EV_PLAN_SET,         /* the plan (cd_plan_to_json) */
+    CD_EV_ALERT_RAISED,     /* the alert (cd_alert_to_json) */
+    CD_EV_ALERT_CLEARED,    /* {"alert_no"} */
     CD_EV_KIND_COUNT,
 } cd_event_kind_t;
 
-#define CD_UNIT_ID_MAX 32
+#define CD_EVENT_UNIT_ID_MAX 32 /* = CD_UNIT_ID_MAX */
 
 typedef struct cd_event {
     int64_t seq;   /* strictly increasing, no gaps in what is committed */
@@ -27,7 +44,7 @@ typedef struct cd_event {
     cd_event_kind_t kind;
     char actor[CD_ACTOR_MAX + 1];
     char call_id[CD_CALL_ID_MAX + 1];       /* "" when not about a call */
-    char unit_id[CD_UNIT_ID_MAX + 1];       /* "" when not about a unit */
+    char unit_id[CD_EVENT_UNIT_ID_MAX + 1]; /* "" when not about a unit */
     char request_id[CD_REQUEST_ID_MAX + 1]; /* set on the first event of a command */
     cJSON *payload;                         /* owned; an object, never NULL */
 } cd_event_t;

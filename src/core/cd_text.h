@@ -18,6 +18,8 @@
 #define CD_CALLBACK_MAX    32
 #define CD_REASON_MAX      500
 #define CD_ACTOR_MAX       64
+#define CD_NOTE_MAX        1000
+#define CD_DISPOSITION_MAX 32
 
 /* True when s is valid UTF-8 with no control characters other than tab and newline
  * (allow_newline) — the rule for every free-text field. */

@@ -36,6 +36,12 @@ static const opt_t s_opts[] = {
      "how long a reply is kept for clients that retry with the same request_id"},
     {"max-batch", OPT_LONG, offsetof(config_t, max_batch), "10000",
      "commands that may wait for the next commit; past it new commands get BUSY"},
+    {"speed-kmh", OPT_LONG, offsetof(config_t, speed_kmh), "40",
+     "assumed urban driving speed for ETAs (km/h, over great-circle distance)"},
+    {"language-bonus-min", OPT_LONG, offsetof(config_t, language_bonus_min), "10",
+     "a unit speaking the caller's language ranks as if this many minutes closer"},
+    {"max-missed-acks", OPT_LONG, offsetof(config_t, max_missed_acks), "3",
+     "consecutive unacknowledged offers after which a unit is put out_of_service"},
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 

@@ -14,6 +14,9 @@ typedef struct config {
     char *http;               /* --http: HOST:PORT for the dashboard */
     long request_retention_h; /* --request-retention-hours */
     long max_batch;           /* --max-batch: commands waiting for the next commit */
+    long speed_kmh;           /* --speed-kmh: ETA speed */
+    long language_bonus_min;  /* --language-bonus-min: worth of a language match */
+    long max_missed_acks;     /* --max-missed-acks: before out_of_service */
 } config_t;
 
 /* Returns 0 when the server should run, 1 when --help/--version was printed, -1 on a usage

@@ -137,7 +137,12 @@ static void s_get_call(server_t *self, const route_t *to, const char *rid,
     const cd_call_t *c = cd_engine_find_call(self->engine, m->call_id);
     if (c) {
         size_t len;
-        uint8_t *buf = wire_pack_call(rid, (uint64_t)c->last_seq, c, true, &len);
+        /* The envelope's seq: everything committed so far is reflected, and at least the
+         * call's own last change (the reply waits for that to commit). */
+        int64_t seq = c->last_seq > store_committed_seq(self->store)
+                          ? c->last_seq
+                          : store_committed_seq(self->store);
+        uint8_t *buf = wire_pack_call(rid, (uint64_t)seq, c, true, &len);
         server_reply(self, to, rid, c->last_seq, buf, len);
         return;
     }
@@ -165,6 +170,17 @@ static void s_list_calls(server_t *self, const route_t *to, const char *rid,
     }
     if (!s_require_ready(self, to, rid))
         return;
+    if (m->has_pending_queue && m->pending_queue) {
+        /* The queue: pending calls by priority, then the longest wait. */
+        const cd_call_t **calls = cd_xcalloc(limit, sizeof *calls);
+        size_t n = cd_engine_pending_queue(self->engine, limit, calls);
+        int64_t required = cd_engine_last_seq(self->engine);
+        size_t len;
+        uint8_t *buf = wire_pack_calls(rid, (uint64_t)required, calls, n, true, &len);
+        free(calls);
+        server_reply(self, to, rid, required, buf, len);
+        return;
+    }
     if (m->has_open_only && m->open_only) {
         /* Open calls are all in memory. */
         const cd_call_t **calls = cd_xcalloc(limit, sizeof *calls);
@@ -217,33 +233,34 @@ static void s_command(server_t *self, const route_t *to, const wire_env_t *env)
     }
     int64_t now = server_now_ms();
     cd_ctx_t ctx = {.now_ms = now, .actor = ACTOR, .request_id = rid};
-    const cd_call_t *call = NULL;
     cd_error_t err;
-    int rc;
-    switch (env->body_case) {
-    case CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL: {
-        cd_call_input_t in;
-        wire_call_input(env->create_call, &in);
-        rc = cd_engine_create_call(self->engine, &ctx, &in, &call, &err);
-        break;
-    }
-    case CODISPATCH__V1__ENVELOPE__BODY_CANCEL_CALL:
-        rc = cd_engine_cancel_call(self->engine, &ctx, env->cancel_call->call_id,
-                                   env->cancel_call->reason, &call, &err);
-        break;
-    default:
-        rc = cd_error_set(&err, CD_EINTERNAL, "body", "no handler for %s", kind);
-        break;
-    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = control_execute(self, env, &ctx, &buf, &len, &err);
+    int64_t seq = cd_engine_last_seq(self->engine);
     if (rc != CD_OK) {
         /* A refusal may depend on state not yet committed (say, "already cancelled"). */
-        server_reply_error(self, to, rid, cd_engine_last_seq(self->engine), &err);
+        server_reply_error(self, to, rid, seq, &err);
         return;
     }
-    size_t len;
-    uint8_t *buf = wire_pack_call(rid, (uint64_t)call->last_seq, call, true, &len);
-    store_record_request(self->store, rid, kind, call->last_seq, now, buf, len);
-    server_reply(self, to, rid, call->last_seq, buf, len);
+    store_record_request(self->store, rid, kind, seq, now, buf, len);
+    server_reply(self, to, rid, seq, buf, len);
+}
+
+static void s_query(server_t *self, const route_t *to, const wire_env_t *env)
+{
+    const char *rid = env->request_id;
+    if (!s_require_ready(self, to, rid))
+        return;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cd_error_t err;
+    int64_t seq = cd_engine_last_seq(self->engine);
+    if (control_query(self, env, rid, &buf, &len, &err) != CD_OK) {
+        server_reply_error(self, to, rid, seq, &err);
+        return;
+    }
+    server_reply(self, to, rid, seq, buf, len);
 }
 
 /* ------------------------------------------------------------------ entry point */
@@ -291,7 +308,10 @@ void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncat
         s_list_calls(self, &to, rid, env->list_calls);
         break;
     default:
-        s_command(self, &to, env);
+        if (control_is_query(env))
+            s_query(self, &to, env);
+        else
+            s_command(self, &to, env);
         break;
     }
     wire_free(env);

@@ -49,9 +49,52 @@ void server_reply_error(server_t *self, const route_t *to, const char *request_i
 
 /* ------------------------------------------------------------------ store callbacks */
 
+/* ------------------------------------------------------------------ engine timers */
+
+static void s_arm_deadline(server_t *self);
+
+/* The engine's clocks ran out: ack timeouts re-offer, late calls raise alerts.  Their events
+ * join the next batch like any command's. */
+static void s_on_deadline(uv_timer_t *t)
+{
+    server_t *self = t->data;
+    self->armed_for = INT64_MAX;
+    if (self->stopping || store_state(self->store) != STORE_READY)
+        return; /* re-armed when the state is loaded again */
+    cd_ctx_t ctx = {.now_ms = server_now_ms(), .actor = "system", .request_id = NULL};
+    cd_engine_tick(self->engine, &ctx);
+    store_flush(self->store);
+    s_arm_deadline(self);
+}
+
+/* One uv_timer, set to the earliest deadline in the engine's state.  Deadlines are absolute
+ * wall-clock times held in the state (and PostgreSQL), so they survive a restart. */
+static void s_arm_deadline(server_t *self)
+{
+    if (self->stopping || !self->store || store_state(self->store) != STORE_READY)
+        return;
+    int64_t next = cd_engine_next_deadline(self->engine);
+    if (next == self->armed_for)
+        return;
+    self->armed_for = next;
+    if (next == INT64_MAX) {
+        uv_timer_stop(&self->deadline);
+        return;
+    }
+    int64_t delay = next - server_now_ms();
+    if (delay < 0)
+        delay = 0;
+    /* Wake at least once a minute, so a wall clock that jumps is caught up with. */
+    if (delay > 60000)
+        delay = 60000;
+    uv_timer_start(&self->deadline, s_on_deadline, (uint64_t)delay, 0);
+}
+
 static void s_on_ready(void *arg)
 {
-    (void)arg;
+    server_t *self = arg;
+    self->armed_for = INT64_MIN; /* force */
+    s_arm_deadline(self);
 }
 
 static void s_on_committed(void *arg, int64_t seq)
@@ -80,8 +123,13 @@ static void s_on_lost(void *arg, int64_t committed, const char *why)
 static void s_on_check(uv_check_t *h)
 {
     server_t *self = h->data;
-    if (self->store)
-        store_flush(self->store);
+    if (!self->store)
+        return;
+    /* New events may have started or ended a timer. */
+    bool changed = cd_engine_events(self->engine)->len > 0;
+    store_flush(self->store);
+    if (changed)
+        s_arm_deadline(self);
 }
 
 static void s_on_prepare(uv_prepare_t *h)
@@ -128,6 +176,10 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->http_address = cd_strdup(cfg->http);
     self->zctx = zmq_ctx_new();
     self->engine = cd_engine_new();
+    cd_engine_config_t ecfg = {.speed_kmh = (double)cfg->speed_kmh,
+                               .language_bonus_s = (int)cfg->language_bonus_min * 60,
+                               .max_missed_acks = (int)cfg->max_missed_acks};
+    cd_engine_set_config(self->engine, &ecfg);
     self->outbox = outbox_new();
 
     store_options_t opt = {
@@ -142,7 +194,9 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     uv_prepare_init(loop, &self->prepare);
     uv_check_init(loop, &self->check);
     uv_timer_init(loop, &self->housekeeping);
-    self->prepare.data = self->check.data = self->housekeeping.data = self;
+    uv_timer_init(loop, &self->deadline);
+    self->armed_for = INT64_MAX;
+    self->prepare.data = self->check.data = self->housekeeping.data = self->deadline.data = self;
 
     if (s_open_control(self, cfg->control, err, errlen) != 0) {
         server_shutdown(self);
@@ -185,6 +239,7 @@ static void s_teardown(server_t *self)
     uv_close((uv_handle_t *)&self->prepare, NULL);
     uv_close((uv_handle_t *)&self->check, NULL);
     uv_close((uv_handle_t *)&self->housekeeping, NULL);
+    uv_close((uv_handle_t *)&self->deadline, NULL);
 }
 
 static void s_on_shutdown_tick(uv_timer_t *t)
@@ -210,6 +265,7 @@ void server_shutdown(server_t *self)
     store_flush(self->store);
     self->shutdown_deadline = uv_now(self->loop) + SHUTDOWN_WAIT_MS;
     uv_timer_stop(&self->housekeeping);
+    uv_timer_stop(&self->deadline);
     uv_timer_start(&self->housekeeping, s_on_shutdown_tick, 0, 10);
 }
 

@@ -22,6 +22,8 @@ struct server {
     uv_prepare_t prepare; /* flush the batch before the loop waits ... */
     uv_check_t check;     /* ... and right after a round of I/O */
     uv_timer_t housekeeping;
+    uv_timer_t deadline; /* the engine's earliest timer (ack timeouts, alerts) */
+    int64_t armed_for;   /* the deadline it is set for (INT64_MAX: none) */
     bool embedded;
     bool stopping;
     uint64_t shutdown_deadline; /* loop time by which a stop stops waiting for commits */
@@ -35,6 +37,15 @@ int64_t server_now_ms(void);
 
 /* control.c: handles one message from the control socket. */
 void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncated, void *arg);
+
+/* control_exec.c: runs one state-changing request on the engine and packs its reply into
+ * *buf (malloc'd) — or refuses it with *err and records nothing. */
+int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, uint8_t **buf,
+                    size_t *len, cd_error_t *err);
+/* Reads answered from the engine's memory (units, plans, recommendations, alerts). */
+bool control_is_query(const wire_env_t *env);
+int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_t **buf,
+                  size_t *len, cd_error_t *err);
 
 /* Replies now, or as soon as `required` is committed (ownership of payload taken). */
 void server_reply(server_t *self, const route_t *to, const char *request_id, int64_t required,

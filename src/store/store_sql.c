@@ -17,16 +17,19 @@ const char *const STORE_SQL_INSERT_EVENTS =
 const char *const STORE_SQL_UPSERT_CALLS =
     "INSERT INTO calls (call_id, call_no, type, priority, lat, lon, address, area, language, "
     "       risk_flags, summary, caller_name, callback, status, created_at, updated_at, "
-    "       closed_at, cancel_reason, last_seq) "
+    "       closed_at, cancel_reason, last_seq, disposition, notes, pending_since_ms, "
+    "       pending_alerted) "
     "SELECT c.call_id, c.call_no, c.type, c.priority, c.lat, c.lon, c.address, c.area, "
     "       c.language, c.risk_flags, c.summary, c.caller_name, c.callback, c.status, "
     "       to_timestamp(c.created_ms / 1000.0), to_timestamp(c.updated_ms / 1000.0), "
-    "       to_timestamp(c.closed_ms / 1000.0), c.cancel_reason, c.last_seq "
+    "       to_timestamp(c.closed_ms / 1000.0), c.cancel_reason, c.last_seq, c.disposition, "
+    "       c.notes, c.pending_since_ms, c.pending_alerted "
     "FROM jsonb_to_recordset($1::jsonb) AS c(call_id text, call_no bigint, type text, "
     "     priority smallint, lat float8, lon float8, address text, area text, language text, "
     "     risk_flags text[], summary text, caller_name text, callback text, status text, "
     "     created_ms bigint, updated_ms bigint, closed_ms bigint, cancel_reason text, "
-    "     last_seq bigint) "
+    "     last_seq bigint, disposition text, notes jsonb, pending_since_ms bigint, "
+    "     pending_alerted boolean) "
     "ON CONFLICT (call_id) DO UPDATE SET type = EXCLUDED.type, priority = EXCLUDED.priority, "
     "     lat = EXCLUDED.lat, lon = EXCLUDED.lon, address = EXCLUDED.address, "
     "     area = EXCLUDED.area, language = EXCLUDED.language, "
@@ -34,7 +37,76 @@ const char *const STORE_SQL_UPSERT_CALLS =
     "     caller_name = EXCLUDED.caller_name, callback = EXCLUDED.callback, "
     "     status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, "
     "     closed_at = EXCLUDED.closed_at, cancel_reason = EXCLUDED.cancel_reason, "
-    "     last_seq = EXCLUDED.last_seq";
+    "     last_seq = EXCLUDED.last_seq, disposition = EXCLUDED.disposition, "
+    "     notes = EXCLUDED.notes, pending_since_ms = EXCLUDED.pending_since_ms, "
+    "     pending_alerted = EXCLUDED.pending_alerted";
+
+const char *const STORE_SQL_UPSERT_UNITS =
+    "INSERT INTO units (unit_id, type, status, area, removed, updated_at, last_seq, doc) "
+    "SELECT r->>'unit_id', r->>'type', r->>'status', r->>'area', (r->>'removed')::boolean, "
+    "       now(), (r->>'last_seq')::bigint, r "
+    "FROM jsonb_array_elements($1::jsonb) AS r "
+    "ON CONFLICT (unit_id) DO UPDATE SET type = EXCLUDED.type, status = EXCLUDED.status, "
+    "     area = EXCLUDED.area, removed = EXCLUDED.removed, updated_at = EXCLUDED.updated_at, "
+    "     last_seq = EXCLUDED.last_seq, doc = EXCLUDED.doc";
+
+const char *const STORE_SQL_UPSERT_PLANS =
+    "INSERT INTO plans (key, mode, last_seq, doc) "
+    "SELECT r->>'key', r->>'mode', (r->>'last_seq')::bigint, r "
+    "FROM jsonb_array_elements($1::jsonb) AS r "
+    "ON CONFLICT (key) DO UPDATE SET mode = EXCLUDED.mode, last_seq = EXCLUDED.last_seq, "
+    "     doc = EXCLUDED.doc";
+
+#define S_MS_TO_TS(key) "to_timestamp((r->>'" key "')::bigint / 1000.0)"
+const char *const STORE_SQL_UPSERT_ASSIGNMENTS =
+    "INSERT INTO assignments (assignment_id, assignment_no, call_id, unit_id, unit_type, "
+    "       status, offered_at, acked_at, en_route_at, on_scene_at, ended_at, end_reason, "
+    "       eta_s, last_seq, doc) "
+    "SELECT r->>'assignment_id', (r->>'assignment_no')::bigint, r->>'call_id', "
+    "       r->>'unit_id', r->>'unit_type', r->>'status', "
+    "       " S_MS_TO_TS("offered_ms") ", " S_MS_TO_TS(
+        "acked_ms") ", "
+                    "       " S_MS_TO_TS("en_route_ms") ", " S_MS_TO_TS(
+                        "on_scene_ms") ", "
+                                       "       " S_MS_TO_TS(
+                                           "ended_ms") ", r->>'end_reason', "
+                                                       "nullif((r->>'eta_s')::int, -1), "
+                                                       "       (r->>'last_seq')::bigint, r "
+                                                       "FROM jsonb_array_elements($1::jsonb) AS r "
+                                                       "ON CONFLICT (assignment_id) DO UPDATE SET "
+                                                       "status = EXCLUDED.status, "
+                                                       "     acked_at = EXCLUDED.acked_at, "
+                                                       "en_route_at = EXCLUDED.en_route_at, "
+                                                       "     on_scene_at = EXCLUDED.on_scene_at, "
+                                                       "ended_at = EXCLUDED.ended_at, "
+                                                       "     end_reason = EXCLUDED.end_reason, "
+                                                       "last_seq = EXCLUDED.last_seq, doc = "
+                                                       "EXCLUDED.doc";
+
+const char *const STORE_SQL_INSERT_ALERTS =
+    "INSERT INTO alerts (alert_no, kind, call_id, unit_id, message, raised_at, doc) "
+    "SELECT (r->>'alert_no')::bigint, r->>'kind', nullif(r->>'call_id', ''), "
+    "       nullif(r->>'unit_id', ''), r->>'message', " S_MS_TO_TS(
+        "raised_ms") ", r "
+                     "FROM jsonb_array_elements($1::jsonb) AS r";
+
+const char *const STORE_SQL_CLEAR_ALERTS = "UPDATE alerts SET cleared_at = " S_MS_TO_TS(
+    "at_ms") " "
+             "FROM jsonb_array_elements($1::jsonb) AS r WHERE alerts.alert_no = "
+             "(r->>'alert_no')::bigint";
+
+const char *const STORE_SQL_LOAD_UNIT_TYPES = "SELECT name FROM unit_types ORDER BY name";
+const char *const STORE_SQL_LOAD_PLANS = "SELECT doc FROM plans ORDER BY key";
+const char *const STORE_SQL_LOAD_UNITS = "SELECT doc FROM units ORDER BY unit_id";
+const char *const STORE_SQL_LOAD_ASSIGNMENTS =
+    "SELECT a.doc FROM assignments a JOIN calls c USING (call_id) "
+    "WHERE c.status NOT IN ('closed', 'cancelled') OR c.closed_at > now() - $1::interval "
+    "ORDER BY a.assignment_no";
+const char *const STORE_SQL_LOAD_ALERTS =
+    "SELECT doc FROM alerts WHERE cleared_at IS NULL ORDER BY alert_no";
+const char *const STORE_SQL_LOAD_NUMBERS =
+    "SELECT (SELECT coalesce(max(assignment_no), 0) FROM assignments), "
+    "       (SELECT coalesce(max(alert_no), 0) FROM alerts)";
 
 const char *const STORE_SQL_INSERT_REQUESTS =
     "INSERT INTO requests (request_id, kind, seq, at, reply) "
@@ -52,7 +124,8 @@ const char *const STORE_SQL_LOAD_COUNTERS = "SELECT (SELECT coalesce(max(seq), 0
     "array_to_string(risk_flags, ','), summary, caller_name, callback, status, "                   \
     "(extract(epoch FROM created_at) * 1000)::bigint, "                                            \
     "(extract(epoch FROM updated_at) * 1000)::bigint, "                                            \
-    "(extract(epoch FROM closed_at) * 1000)::bigint, cancel_reason, last_seq"
+    "(extract(epoch FROM closed_at) * 1000)::bigint, cancel_reason, last_seq, disposition, "       \
+    "notes::text, pending_since_ms, pending_alerted"
 
 const char *const STORE_SQL_LOAD_CALLS =
     "SELECT " CALL_COLUMNS " FROM calls "
@@ -173,7 +246,7 @@ static int64_t s_int(const PGresult *res, int row, int col)
 
 cd_call_t *store_sql_call_from_row(const PGresult *res, int row)
 {
-    if (PQnfields(res) < 19)
+    if (PQnfields(res) < 23)
         return NULL;
     cd_call_t *c = cd_call_new();
     cd_copy(c->id, sizeof c->id, PQgetvalue(res, row, 0));
@@ -201,6 +274,16 @@ cd_call_t *store_sql_call_from_row(const PGresult *res, int row)
     c->closed_ms = s_int(res, row, 16);
     cd_call_set_text(&c->cancel_reason, PQgetvalue(res, row, 17));
     c->last_seq = s_int(res, row, 18);
+    cd_copy(c->disposition, sizeof c->disposition, PQgetvalue(res, row, 19));
+    cJSON *notes = cJSON_Parse(PQgetvalue(res, row, 20));
+    if (cJSON_IsArray(notes)) {
+        cJSON_Delete(c->notes);
+        c->notes = notes;
+    } else {
+        cJSON_Delete(notes);
+    }
+    c->pending_since_ms = PQgetisnull(res, row, 21) ? c->created_ms : s_int(res, row, 21);
+    c->pending_alerted = strcmp(PQgetvalue(res, row, 22), "t") == 0;
     if (!c->status || !c->id[0]) {
         cd_call_destroy(&c);
         return NULL;
@@ -211,4 +294,82 @@ cd_call_t *store_sql_call_from_row(const PGresult *res, int row)
 void store_sql_interval(char *out, size_t cap, int64_t ms)
 {
     snprintf(out, cap, "%" PRId64 " milliseconds", ms);
+}
+
+/* ------------------------------------------------------------------ dispatch projections */
+
+/* Adds key to the set (a uthash of borrowed strings); true when it was new. */
+static bool s_first_time(s_seen_t **set, s_seen_t *slot, const char *key)
+{
+    s_seen_t *hit = NULL;
+    if (!key || !*key)
+        return false;
+    HASH_FIND_STR(*set, key, hit);
+    if (hit)
+        return false;
+    slot->id = key;
+    HASH_ADD_KEYPTR(hh, *set, slot->id, strlen(slot->id), slot);
+    return true;
+}
+
+static char *s_print_or_null(cJSON *arr)
+{
+    if (cJSON_GetArraySize(arr) == 0) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    return s_print(arr);
+}
+
+void store_sql_dispatch_rows(const cd_engine_t *engine, const cd_event_log_t *events,
+                             store_sql_rows_t *out)
+{
+    cJSON *units = cJSON_CreateArray(), *plans = cJSON_CreateArray(), *asgs = cJSON_CreateArray(),
+          *raised = cJSON_CreateArray(), *cleared = cJSON_CreateArray();
+    size_t n = events->len ? events->len : 1;
+    s_seen_t *seen_u = NULL, *seen_p = NULL, *seen_a = NULL;
+    s_seen_t *slots = cd_xcalloc(3 * n, sizeof *slots);
+    for (size_t i = 0; i < events->len; i++) {
+        const cd_event_t *ev = &events->items[i];
+        if (s_first_time(&seen_u, &slots[i], ev->unit_id)) {
+            /* Removed units too: their row must say so. */
+            const cd_unit_t *u = cd_engine_find_unit_any(engine, ev->unit_id);
+            if (u)
+                cJSON_AddItemToArray(units, cd_unit_to_json(u));
+        }
+        const char *asg =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev->payload, "assignment_id"));
+        if (s_first_time(&seen_a, &slots[n + i], asg)) {
+            const cd_assignment_t *a = cd_engine_find_assignment(engine, asg);
+            if (a)
+                cJSON_AddItemToArray(asgs, cd_assign_to_json(a));
+        }
+        if (ev->kind == CD_EV_PLAN_SET) {
+            const char *key =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev->payload, "key"));
+            if (s_first_time(&seen_p, &slots[2 * n + i], key)) {
+                const cd_plan_t *p = cd_engine_find_plan(engine, key);
+                if (p)
+                    cJSON_AddItemToArray(plans, cd_plan_to_json(p));
+            }
+        } else if (ev->kind == CD_EV_ALERT_RAISED) {
+            cJSON *row = cJSON_Duplicate(ev->payload, true);
+            cJSON_ReplaceItemInObjectCaseSensitive(row, "raised_ms",
+                                                   cJSON_CreateNumber((double)ev->at_ms));
+            cJSON_AddItemToArray(raised, row);
+        } else if (ev->kind == CD_EV_ALERT_CLEARED) {
+            cJSON *row = cJSON_Duplicate(ev->payload, true);
+            cJSON_AddNumberToObject(row, "at_ms", (double)ev->at_ms);
+            cJSON_AddItemToArray(cleared, row);
+        }
+    }
+    HASH_CLEAR(hh, seen_u);
+    HASH_CLEAR(hh, seen_p);
+    HASH_CLEAR(hh, seen_a);
+    free(slots);
+    out->units = s_print_or_null(units);
+    out->plans = s_print_or_null(plans);
+    out->assignments = s_print_or_null(asgs);
+    out->alerts_raised = s_print_or_null(raised);
+    out->alerts_cleared = s_print_or_null(cleared);
 }

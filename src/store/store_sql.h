@@ -12,12 +12,23 @@
 extern const char *const STORE_SQL_INSERT_EVENTS;
 extern const char *const STORE_SQL_UPSERT_CALLS;
 extern const char *const STORE_SQL_INSERT_REQUESTS;
+extern const char *const STORE_SQL_UPSERT_UNITS;
+extern const char *const STORE_SQL_UPSERT_PLANS;
+extern const char *const STORE_SQL_UPSERT_ASSIGNMENTS;
+extern const char *const STORE_SQL_INSERT_ALERTS;
+extern const char *const STORE_SQL_CLEAR_ALERTS;
 
 /* Snapshot load, in this order, as one job. */
 extern const char *const STORE_SQL_LOAD_CALL_TYPES;
 extern const char *const STORE_SQL_LOAD_COUNTERS;
 extern const char *const STORE_SQL_LOAD_CALLS;    /* $1: closed calls kept (interval text) */
 extern const char *const STORE_SQL_LOAD_REQUESTS; /* $1: request retention (interval text) */
+extern const char *const STORE_SQL_LOAD_UNIT_TYPES;
+extern const char *const STORE_SQL_LOAD_PLANS;
+extern const char *const STORE_SQL_LOAD_UNITS;
+extern const char *const STORE_SQL_LOAD_ASSIGNMENTS; /* $1: closed calls kept */
+extern const char *const STORE_SQL_LOAD_ALERTS;
+extern const char *const STORE_SQL_LOAD_NUMBERS; /* last assignment and alert numbers */
 
 extern const char *const STORE_SQL_GET_CALL;       /* $1 call_id */
 extern const char *const STORE_SQL_LIST_CALLS;     /* $1 limit */
@@ -30,6 +41,14 @@ extern const char *const STORE_SQL_APPLIED_MIGRATIONS;
 char *store_sql_events_json(const cd_event_log_t *events);
 /* JSON array text of the current rows of every call the events touched (malloc'd). */
 char *store_sql_calls_json(const cd_engine_t *engine, const cd_event_log_t *events);
+/* The projections of units, plans and assignments the events touched, and the alerts they
+ * raised and cleared: JSON array texts (malloc'd), or NULL when there is nothing to write. */
+typedef struct store_sql_rows {
+    char *units, *plans, *assignments, *alerts_raised, *alerts_cleared;
+} store_sql_rows_t;
+void store_sql_dispatch_rows(const cd_engine_t *engine, const cd_event_log_t *events,
+                             store_sql_rows_t *out);
+
 /* JSON array text of idempotency records (malloc'd). */
 char *store_sql_requests_json(reqcache_entry_t *const *entries, size_t n);
 

@@ -15,6 +15,23 @@ static const char *const s_body_names[] = {
     [CODISPATCH__V1__ENVELOPE__BODY_CALL] = "call",
     [CODISPATCH__V1__ENVELOPE__BODY_CALL_LIST] = "call_list",
     [CODISPATCH__V1__ENVELOPE__BODY_STATUS_REPLY] = "status_reply",
+    [CODISPATCH__V1__ENVELOPE__BODY_ADD_UNIT] = "add_unit",
+    [CODISPATCH__V1__ENVELOPE__BODY_UPDATE_UNIT] = "update_unit",
+    [CODISPATCH__V1__ENVELOPE__BODY_REMOVE_UNIT] = "remove_unit",
+    [CODISPATCH__V1__ENVELOPE__BODY_LIST_UNITS] = "list_units",
+    [CODISPATCH__V1__ENVELOPE__BODY_LIST_PLANS] = "list_plans",
+    [CODISPATCH__V1__ENVELOPE__BODY_SET_PLAN] = "set_plan",
+    [CODISPATCH__V1__ENVELOPE__BODY_RECOMMEND] = "recommend",
+    [CODISPATCH__V1__ENVELOPE__BODY_DISPATCH] = "dispatch",
+    [CODISPATCH__V1__ENVELOPE__BODY_ADD_NOTE] = "add_note",
+    [CODISPATCH__V1__ENVELOPE__BODY_CLOSE_CALL] = "close_call",
+    [CODISPATCH__V1__ENVELOPE__BODY_LIST_ALERTS] = "list_alerts",
+    [CODISPATCH__V1__ENVELOPE__BODY_UNIT] = "unit",
+    [CODISPATCH__V1__ENVELOPE__BODY_UNIT_LIST] = "unit_list",
+    [CODISPATCH__V1__ENVELOPE__BODY_PLAN_LIST] = "plan_list",
+    [CODISPATCH__V1__ENVELOPE__BODY_PLAN] = "plan",
+    [CODISPATCH__V1__ENVELOPE__BODY_RECOMMENDATION] = "recommendation",
+    [CODISPATCH__V1__ENVELOPE__BODY_ALERT_LIST] = "alert_list",
 };
 
 const char *wire_body_name(const wire_env_t *env)
@@ -72,6 +89,17 @@ wire_env_t *wire_decode(const void *data, size_t len, char request_id[CD_REQUEST
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_CALLS:
     case CODISPATCH__V1__ENVELOPE__BODY_CANCEL_CALL:
     case CODISPATCH__V1__ENVELOPE__BODY_STATUS:
+    case CODISPATCH__V1__ENVELOPE__BODY_ADD_UNIT:
+    case CODISPATCH__V1__ENVELOPE__BODY_UPDATE_UNIT:
+    case CODISPATCH__V1__ENVELOPE__BODY_REMOVE_UNIT:
+    case CODISPATCH__V1__ENVELOPE__BODY_LIST_UNITS:
+    case CODISPATCH__V1__ENVELOPE__BODY_LIST_PLANS:
+    case CODISPATCH__V1__ENVELOPE__BODY_SET_PLAN:
+    case CODISPATCH__V1__ENVELOPE__BODY_RECOMMEND:
+    case CODISPATCH__V1__ENVELOPE__BODY_DISPATCH:
+    case CODISPATCH__V1__ENVELOPE__BODY_ADD_NOTE:
+    case CODISPATCH__V1__ENVELOPE__BODY_CLOSE_CALL:
+    case CODISPATCH__V1__ENVELOPE__BODY_LIST_ALERTS:
         return env;
     case CODISPATCH__V1__ENVELOPE__BODY__NOT_SET:
         cd_error_set(err, CD_EINVAL, "body",
@@ -162,6 +190,15 @@ void wire_call_to_pb(const cd_call_t *c, bool with_pii, Codispatch__V1__Call *m)
     }
     if (c->cancel_reason[0])
         m->cancel_reason = c->cancel_reason;
+    if (c->disposition[0])
+        m->disposition = (char *)c->disposition;
+    if (c->closed_ms) {
+        m->has_closed_ms = true;
+        m->closed_ms = c->closed_ms;
+    }
+    m->has_pending_since_ms = true;
+    m->pending_since_ms = c->pending_since_ms;
+    wire_call_add_details(c, m);
 }
 
 uint8_t *wire_pack_call(const char *request_id, uint64_t seq, const cd_call_t *call, bool with_pii,
@@ -172,7 +209,9 @@ uint8_t *wire_pack_call(const char *request_id, uint64_t seq, const cd_call_t *c
     wire_call_to_pb(call, with_pii, &m);
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CALL;
     env.call = &m;
-    return wire_pack(&env, request_id, seq, len);
+    uint8_t *buf = wire_pack(&env, request_id, seq, len);
+    wire_call_pb_release(&m);
+    return buf;
 }
 
 uint8_t *wire_pack_calls(const char *request_id, uint64_t seq, const cd_call_t *const *calls,
@@ -191,6 +230,8 @@ uint8_t *wire_pack_calls(const char *request_id, uint64_t seq, const cd_call_t *
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CALL_LIST;
     env.call_list = &list;
     uint8_t *buf = wire_pack(&env, request_id, seq, len);
+    for (size_t i = 0; i < n; i++)
+        wire_call_pb_release(&items[i]);
     free(items);
     free(ptrs);
     return buf;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cd_call.h"
+#include "cd_engine.h"
 #include "cd_error.h"
 #include "codispatch.pb-c.h"
 
@@ -43,7 +44,34 @@ uint8_t *wire_pack_calls(const char *request_id, uint64_t seq, const cd_call_t *
 
 /* Borrowing conversions: the outputs point into the inputs. */
 void wire_call_input(const Codispatch__V1__CreateCall *m, cd_call_input_t *out);
+/* Fills *out from c, including its assignments and notes (allocated: release with
+ * wire_call_pb_release). */
 void wire_call_to_pb(const cd_call_t *c, bool with_pii, Codispatch__V1__Call *out);
+void wire_call_pb_release(Codispatch__V1__Call *m);
+/* The assignments and notes part of wire_call_to_pb. */
+void wire_call_add_details(const cd_call_t *c, Codispatch__V1__Call *m);
+
+/* --- Units, plans, recommendations, alerts (wire_dispatch.c) --- */
+
+/* Borrowing: strings and lists point into m.  ids/caps arrays are filled from m. */
+void wire_add_unit_input(const Codispatch__V1__AddUnit *m, cd_unit_input_t *out);
+void wire_update_unit_input(const Codispatch__V1__UpdateUnit *m, cd_unit_input_t *out);
+/* 0 if s is absent/unspecified or not a unit status. */
+cd_unit_status_t wire_unit_status(Codispatch__V1__UnitStatus s);
+/* Builds a plan from the wire; checks what can be checked without the engine. */
+int wire_plan_from_pb(const Codispatch__V1__Plan *m, cd_plan_t *out, cd_error_t *err);
+
+uint8_t *wire_pack_unit(const char *request_id, uint64_t seq, const cd_unit_t *u,
+                        const cd_engine_t *engine, size_t *len);
+uint8_t *wire_pack_units(const char *request_id, uint64_t seq, const cd_unit_t *const *units,
+                         size_t n, const cd_engine_t *engine, size_t *len);
+uint8_t *wire_pack_plan(const char *request_id, uint64_t seq, const cd_plan_t *plan, size_t *len);
+uint8_t *wire_pack_plans(const char *request_id, uint64_t seq, const cd_plan_t *const *plans,
+                         size_t n, size_t *len);
+uint8_t *wire_pack_recommendation(const char *request_id, uint64_t seq, const char *call_id,
+                                  const cd_recommendation_t *rec, size_t *len);
+uint8_t *wire_pack_alerts(const char *request_id, uint64_t seq, const cd_alert_t *const *alerts,
+                          size_t n, size_t *len);
 
 /* Error.Code for a cd_code_t and back. */
 Codispatch__V1__Code wire_code(int cd_code);

@@ -1,6 +1,4 @@
-/*  cmd_call.c — codispatch call create | get | list | cancel */
-#include <errno.h>
-#include <math.h>
+/*  cmd_call.c — codispatch call create | get | list | cancel | note | close */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,74 +6,27 @@
 #include "cd_call.h"
 #include "cli.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a) CLI_N(a)
 
 static const char *const USAGE_CREATE =
     "codispatch call create --type T --priority P --lat X --lon Y [--address A] [--area A]\n"
     "           [--language L] [--weapon] [--violence] [--medical] [--summary S]\n"
     "           [--caller-name N] [--callback PHONE] [--request-id ID]";
 static const char *const USAGE_GET = "codispatch call get CALL_ID";
-static const char *const USAGE_LIST = "codispatch call list [--open] [--limit N]";
+static const char *const USAGE_LIST = "codispatch call list [--open] [--pending] [--limit N]";
 static const char *const USAGE_CANCEL =
     "codispatch call cancel CALL_ID --reason R [--request-id ID]";
+static const char *const USAGE_NOTE = "codispatch call note CALL_ID TEXT... [--request-id ID]";
+static const char *const USAGE_CLOSE =
+    "codispatch call close CALL_ID --disposition D [--request-id ID]\n"
+    "       D: resolved_on_scene, transported_voluntary, transported_involuntary, referred,\n"
+    "          police_requested, no_contact, duplicate";
 
-static const char *s_val(const cli_opt_t *opts, size_t n, const char *name)
-{
-    const cli_opt_t *o = cli_opt(opts, n, name);
-    return o && o->set ? o->value : NULL;
-}
-
-static bool s_flag(const cli_opt_t *opts, size_t n, const char *name)
-{
-    const cli_opt_t *o = cli_opt(opts, n, name);
-    return o && o->set;
-}
-
-/* Whole-string number parsing: "12abc" is not 12. */
-static bool s_parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtod(s, &end);
-    return *s && !*end && errno == 0 && isfinite(*out);
-}
-
-static bool s_parse_long(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return *s && !*end && errno == 0;
-}
-
-/* Prints a call reply as the subcommand should. */
-static int s_show_call(const cli_t *cli, Codispatch__V1__Envelope *reply, bool id_only)
-{
-    if (reply->body_case != CODISPATCH__V1__ENVELOPE__BODY_CALL) {
-        fprintf(stderr, "codispatch: unexpected reply from the server\n");
-        cdc_envelope_free(reply);
-        return CLI_UNREACHABLE;
-    }
-    if (cli->json)
-        cli_print_json(cli_call_json(reply->call));
-    else if (id_only)
-        printf("%s\n", reply->call->call_id);
-    else
-        cli_print_call(reply->call);
-    cdc_envelope_free(reply);
-    return CLI_OK;
-}
-
-static int s_check_request_id(const char *rid, const char *usage)
-{
-    if (rid && (strlen(rid) < 1 || strlen(rid) > CD_REQUEST_ID_MAX ||
-                !cd_text_is_token(rid, CD_REQUEST_ID_MAX)))
-        return cli_usage_error(usage,
-                               "--request-id must be 1 to %d printable ASCII characters without "
-                               "spaces",
-                               CD_REQUEST_ID_MAX);
-    return 0;
-}
+static const char *const DISPOSITIONS[] = {
+    "resolved_on_scene", "transported_voluntary", "transported_involuntary",
+    "referred",          "police_requested",      "no_contact",
+    "duplicate",
+};
 
 static int s_create(const cli_t *cli, int argc, char **argv)
 {
@@ -92,36 +43,36 @@ static int s_create(const cli_t *cli, int argc, char **argv)
         return rc;
 
     cd_call_input_t in = {0};
-    in.type = s_val(o, N(o), "type");
-    const char *p = s_val(o, N(o), "priority"), *lat = s_val(o, N(o), "lat"),
-               *lon = s_val(o, N(o), "lon");
+    in.type = cli_val(o, N(o), "type");
+    const char *p = cli_val(o, N(o), "priority"), *lat = cli_val(o, N(o), "lat"),
+               *lon = cli_val(o, N(o), "lon");
     long prio = 0;
-    if (p && !s_parse_long(p, &prio))
+    if (p && !cli_parse_long(p, &prio))
         return cli_usage_error(USAGE_CREATE, "--priority must be a number from 1 to 4; got '%s'",
                                p);
-    if (lat && !s_parse_double(lat, &in.lat))
+    if (lat && !cli_parse_double(lat, &in.lat))
         return cli_usage_error(USAGE_CREATE, "--lat must be a number (degrees); got '%s'", lat);
-    if (lon && !s_parse_double(lon, &in.lon))
+    if (lon && !cli_parse_double(lon, &in.lon))
         return cli_usage_error(USAGE_CREATE, "--lon must be a number (degrees); got '%s'", lon);
     in.has_priority = p != NULL;
     in.priority = prio;
     in.has_lat = lat != NULL;
     in.has_lon = lon != NULL;
-    in.address = s_val(o, N(o), "address");
-    in.area = s_val(o, N(o), "area");
-    in.language = s_val(o, N(o), "language");
-    in.summary = s_val(o, N(o), "summary");
-    in.caller_name = s_val(o, N(o), "caller-name");
-    in.callback = s_val(o, N(o), "callback");
-    in.risk = (s_flag(o, N(o), "weapon") ? CD_RISK_WEAPON : 0) |
-              (s_flag(o, N(o), "violence") ? CD_RISK_VIOLENCE : 0) |
-              (s_flag(o, N(o), "medical") ? CD_RISK_MEDICAL : 0);
+    in.address = cli_val(o, N(o), "address");
+    in.area = cli_val(o, N(o), "area");
+    in.language = cli_val(o, N(o), "language");
+    in.summary = cli_val(o, N(o), "summary");
+    in.caller_name = cli_val(o, N(o), "caller-name");
+    in.callback = cli_val(o, N(o), "callback");
+    in.risk = (cli_flag(o, N(o), "weapon") ? CD_RISK_WEAPON : 0) |
+              (cli_flag(o, N(o), "violence") ? CD_RISK_VIOLENCE : 0) |
+              (cli_flag(o, N(o), "medical") ? CD_RISK_MEDICAL : 0);
     /* The same checks the server makes, so a typo is caught before it travels. */
     cd_error_t err;
     if (cd_call_validate(&in, &err) != CD_OK)
         return cli_usage_error(USAGE_CREATE, "%s", err.message);
-    const char *rid = s_val(o, N(o), "request-id");
-    if ((rc = s_check_request_id(rid, USAGE_CREATE)))
+    const char *rid = cli_val(o, N(o), "request-id");
+    if ((rc = cli_check_request_id(rid, USAGE_CREATE)))
         return rc;
 
     Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
@@ -148,7 +99,7 @@ static int s_create(const cli_t *cli, int argc, char **argv)
     Codispatch__V1__Envelope *reply;
     if ((rc = cli_request(cli, &req, &reply)) != CLI_OK)
         return rc;
-    return s_show_call(cli, reply, true);
+    return cli_show_call(cli, reply, true);
 }
 
 static int s_get(const cli_t *cli, int argc, char **argv)
@@ -168,12 +119,12 @@ static int s_get(const cli_t *cli, int argc, char **argv)
     Codispatch__V1__Envelope *reply;
     if ((rc = cli_request(cli, &req, &reply)) != CLI_OK)
         return rc;
-    return s_show_call(cli, reply, false);
+    return cli_show_call(cli, reply, false);
 }
 
 static int s_list(const cli_t *cli, int argc, char **argv)
 {
-    cli_opt_t o[] = {CLI_FLAG("open"), CLI_OPT("limit")};
+    cli_opt_t o[] = {CLI_FLAG("open"), CLI_FLAG("pending"), CLI_OPT("limit")};
     char *pos[1];
     size_t npos;
     int rc = cli_parse(argc, argv, o, N(o), pos, 0, &npos, USAGE_LIST);
@@ -181,32 +132,30 @@ static int s_list(const cli_t *cli, int argc, char **argv)
         return rc;
     Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__ListCalls m = CODISPATCH__V1__LIST_CALLS__INIT;
-    const char *limit = s_val(o, N(o), "limit");
+    const char *limit = cli_val(o, N(o), "limit");
     if (limit) {
         long v;
-        if (!s_parse_long(limit, &v) || v < 1 || v > 1000)
+        if (!cli_parse_long(limit, &v) || v < 1 || v > 1000)
             return cli_usage_error(USAGE_LIST, "--limit must be a number from 1 to 1000; got '%s'",
                                    limit);
         m.has_limit = true;
         m.limit = (uint32_t)v;
     }
     m.has_open_only = true;
-    m.open_only = s_flag(o, N(o), "open");
+    m.open_only = cli_flag(o, N(o), "open");
+    m.has_pending_queue = true;
+    m.pending_queue = cli_flag(o, N(o), "pending");
     req.body_case = CODISPATCH__V1__ENVELOPE__BODY_LIST_CALLS;
     req.list_calls = &m;
     Codispatch__V1__Envelope *reply;
-    if ((rc = cli_request(cli, &req, &reply)) != CLI_OK)
+    if ((rc = cli_request_expect(cli, &req, CODISPATCH__V1__ENVELOPE__BODY_CALL_LIST, &reply)) !=
+        CLI_OK)
         return rc;
-    if (reply->body_case != CODISPATCH__V1__ENVELOPE__BODY_CALL_LIST) {
-        fprintf(stderr, "codispatch: unexpected reply from the server\n");
-        cdc_envelope_free(reply);
-        return CLI_UNREACHABLE;
-    }
     const Codispatch__V1__CallList *l = reply->call_list;
     long long now = cli_now_ms();
     if (!cli->json) {
         if (l->n_calls == 0)
-            printf("no %scalls\n", m.open_only ? "open " : "");
+            printf("no %scalls\n", m.pending_queue ? "pending " : m.open_only ? "open " : "");
         else
             cli_print_call_row_header();
     }
@@ -230,11 +179,11 @@ static int s_cancel(const cli_t *cli, int argc, char **argv)
         return rc;
     if (npos != 1)
         return cli_usage_error(USAGE_CANCEL, "which call? give its id, e.g. C-000123");
-    const char *reason = s_val(o, N(o), "reason");
+    const char *reason = cli_val(o, N(o), "reason");
     if (!reason || !*reason)
         return cli_usage_error(USAGE_CANCEL, "--reason is required: say why the call is cancelled");
-    const char *rid = s_val(o, N(o), "request-id");
-    if ((rc = s_check_request_id(rid, USAGE_CANCEL)))
+    const char *rid = cli_val(o, N(o), "request-id");
+    if ((rc = cli_check_request_id(rid, USAGE_CANCEL)))
         return rc;
     Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__CancelCall m = CODISPATCH__V1__CANCEL_CALL__INIT;
@@ -246,12 +195,93 @@ static int s_cancel(const cli_t *cli, int argc, char **argv)
     Codispatch__V1__Envelope *reply;
     if ((rc = cli_request(cli, &req, &reply)) != CLI_OK)
         return rc;
-    return s_show_call(cli, reply, false);
+    return cli_show_call(cli, reply, false);
+}
+
+static int s_note(const cli_t *cli, int argc, char **argv)
+{
+    cli_opt_t o[] = {CLI_OPT("request-id")};
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    size_t npos;
+    int rc = cli_parse(argc, argv, o, N(o), pos, (size_t)argc, &npos, USAGE_NOTE);
+    if (!rc && npos < 1)
+        rc = cli_usage_error(USAGE_NOTE, "which call? give its id, e.g. C-000123");
+    if (!rc && npos < 2)
+        rc = cli_usage_error(USAGE_NOTE, "what is the note? give its text after the call id");
+    if (!rc)
+        rc = cli_check_request_id(cli_val(o, N(o), "request-id"), USAGE_NOTE);
+    if (rc) {
+        free(pos);
+        return rc;
+    }
+    /* The words after the id, joined by spaces. */
+    size_t len = 1;
+    for (size_t i = 1; i < npos; i++)
+        len += strlen(pos[i]) + 1;
+    char *text = calloc(len, 1);
+    cli_join(pos + 1, npos - 1, " ", text, len);
+    if (!*text)
+        rc = cli_usage_error(USAGE_NOTE, "the note is empty: give its text after the call id");
+    else if (!cd_text_is_clean(text, true))
+        rc = cli_usage_error(USAGE_NOTE, "the note must be UTF-8 text without control characters");
+    if (!rc) {
+        Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+        Codispatch__V1__AddNote m = CODISPATCH__V1__ADD_NOTE__INIT;
+        m.call_id = pos[0];
+        m.text = text;
+        req.request_id = (char *)cli_val(o, N(o), "request-id");
+        req.body_case = CODISPATCH__V1__ENVELOPE__BODY_ADD_NOTE;
+        req.add_note = &m;
+        Codispatch__V1__Envelope *reply;
+        if ((rc = cli_request(cli, &req, &reply)) == CLI_OK)
+            rc = cli_show_call(cli, reply, false);
+    }
+    free(text);
+    free(pos);
+    return rc;
+}
+
+static int s_close(const cli_t *cli, int argc, char **argv)
+{
+    cli_opt_t o[] = {CLI_OPT("disposition"), CLI_OPT("request-id")};
+    char *pos[1];
+    size_t npos;
+    int rc = cli_parse(argc, argv, o, N(o), pos, 1, &npos, USAGE_CLOSE);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(USAGE_CLOSE, "which call? give its id, e.g. C-000123");
+    const char *disp = cli_val(o, N(o), "disposition");
+    if (!disp || !*disp)
+        return cli_usage_error(USAGE_CLOSE, "--disposition is required: say how the call ended");
+    bool known = false;
+    for (size_t i = 0; i < N(DISPOSITIONS) && !known; i++)
+        known = strcmp(disp, DISPOSITIONS[i]) == 0;
+    if (!known) {
+        char all[256];
+        cli_join((char *const *)DISPOSITIONS, N(DISPOSITIONS), ", ", all, sizeof all);
+        return cli_usage_error(USAGE_CLOSE, "--disposition must be one of %s; got '%s'", all, disp);
+    }
+    const char *rid = cli_val(o, N(o), "request-id");
+    if ((rc = cli_check_request_id(rid, USAGE_CLOSE)))
+        return rc;
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CloseCall m = CODISPATCH__V1__CLOSE_CALL__INIT;
+    m.call_id = pos[0];
+    m.disposition = (char *)disp;
+    req.request_id = (char *)rid;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CLOSE_CALL;
+    req.close_call = &m;
+    Codispatch__V1__Envelope *reply;
+    if ((rc = cli_request(cli, &req, &reply)) != CLI_OK)
+        return rc;
+    return cli_show_call(cli, reply, false);
 }
 
 int cmd_call(const cli_t *cli, int argc, char **argv)
 {
-    static const char *const usage = "codispatch call create|get|list|cancel ... (--help for more)";
+    static const char *const usage =
+        "codispatch call create|get|list|cancel|note|close ... (--help for more)";
     if (argc < 1)
         return cli_usage_error(usage, "call needs a subcommand");
     const char *sub = argv[0];
@@ -263,5 +293,9 @@ int cmd_call(const cli_t *cli, int argc, char **argv)
         return s_list(cli, argc - 1, argv + 1);
     if (strcmp(sub, "cancel") == 0)
         return s_cancel(cli, argc - 1, argv + 1);
+    if (strcmp(sub, "note") == 0)
+        return s_note(cli, argc - 1, argv + 1);
+    if (strcmp(sub, "close") == 0)
+        return s_close(cli, argc - 1, argv + 1);
     return cli_usage_error(usage, "unknown call subcommand '%s'", sub);
 }

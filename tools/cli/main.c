@@ -22,9 +22,44 @@ static const char *const HELP =
     "              [--language L] [--weapon] [--violence] [--medical] [--summary S]\n"
     "              [--caller-name N] [--callback PHONE] [--request-id ID]\n"
     "                                           take a new call; prints its id\n"
-    "  call get ID                              one call in full\n"
-    "  call list [--open] [--limit N]           newest calls first\n"
+    "  call get ID                              one call in full, with its units and notes\n"
+    "  call list [--open] [--pending] [--limit N]\n"
+    "                                           newest calls first; --pending: the queue of\n"
+    "                                           calls waiting for a unit, by priority then age\n"
     "  call cancel ID --reason R [--request-id ID]\n"
+    "  call note ID TEXT... [--request-id ID]   add a note (the words after ID)\n"
+    "  call close ID --disposition D [--request-id ID]\n"
+    "                                           D: resolved_on_scene, transported_voluntary,\n"
+    "                                           transported_involuntary, referred,\n"
+    "                                           police_requested, no_contact, duplicate\n"
+    "\n"
+    "  unit add --id ID --type T [--name N] [--languages es,en]\n"
+    "           [--capabilities transport,naloxone] [--area A] [--lat X --lon Y]\n"
+    "           [--status off_duty|available|out_of_service] [--request-id ID]\n"
+    "                                           add a unit to the roster; prints its id\n"
+    "  unit list [--status S]                   the roster\n"
+    "  unit update --id ID [--status off_duty|available|out_of_service] [--name N]\n"
+    "           [--languages L,...] [--capabilities C,...] [--area A] [--lat X --lon Y]\n"
+    "           [--request-id ID]               change what is given ('' clears a list)\n"
+    "  unit remove --id ID [--request-id ID]    take a unit off the roster\n"
+    "\n"
+    "  plan list                                the response plans\n"
+    "  plan set --key K [--mode base|replace|add] --groups G [--forbid T,...]\n"
+    "           [--requires C,...] [--auto-dispatch N] [--ack-timeout S[,S,S,S]]\n"
+    "           [--target-response S[,S,S,S]] [--pending-alert S[,S,S,S]]\n"
+    "           [--on-scene-alert S] [--description D] [--request-id ID]\n"
+    "                                           add or replace a plan.  K: a call type, or\n"
+    "                                           flag:weapon|violence|medical (mode replace or\n"
+    "                                           add).  G: groups by ';', fallbacks by '>',\n"
+    "                                           equal types by ',', e.g. \"smart;patrol\".\n"
+    "                                           S: seconds, one for all priorities or four\n"
+    "                                           (P1..P4).  N: auto-dispatch P1..PN (0: never)\n"
+    "\n"
+    "  recommend CALL_ID                        ranked units for the call's plan\n"
+    "  dispatch CALL_ID [UNIT_ID...] [--request-id ID]\n"
+    "                                           offer the call to these units, or (none\n"
+    "                                           given) to the top recommendation per group\n"
+    "  alerts                                   active alerts for dispatchers\n"
     "\n"
     "Exit status: 0 done, 1 refused by the server (reason on stderr), 2 usage error,\n"
     "3 the server could not be reached.\n";
@@ -77,6 +112,16 @@ int main(int argc, char **argv)
         rc = cmd_status(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "call") == 0)
         rc = cmd_call(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "unit") == 0)
+        rc = cmd_unit(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "plan") == 0)
+        rc = cmd_plan(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "recommend") == 0)
+        rc = cmd_recommend(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "dispatch") == 0)
+        rc = cmd_dispatch(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "alerts") == 0)
+        rc = cmd_alerts(&cli, nrest - 1, rest + 1);
     else
         rc = cli_usage_error("codispatch --help", "unknown command '%s'", rest[0]);
     free(rest);

@@ -1,9 +1,13 @@
+/*  util.c — option parsing, local checks, talking to the server, formatting. */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cd_text.h"
 #include "cli.h"
 
 int cli_usage_error(const char *usage, const char *fmt, ...)
@@ -25,6 +29,18 @@ const cli_opt_t *cli_opt(const cli_opt_t *opts, size_t nopts, const char *name)
         if (strcmp(opts[i].name, name) == 0)
             return &opts[i];
     return NULL;
+}
+
+const char *cli_val(const cli_opt_t *opts, size_t nopts, const char *name)
+{
+    const cli_opt_t *o = cli_opt(opts, nopts, name);
+    return o && o->set ? o->value : NULL;
+}
+
+bool cli_flag(const cli_opt_t *opts, size_t nopts, const char *name)
+{
+    const cli_opt_t *o = cli_opt(opts, nopts, name);
+    return o && o->set;
 }
 
 int cli_parse(int argc, char **argv, cli_opt_t *opts, size_t nopts, char **pos, size_t maxpos,
@@ -59,6 +75,145 @@ int cli_parse(int argc, char **argv, cli_opt_t *opts, size_t nopts, char **pos, 
         }
         o->set = true;
     }
+    return 0;
+}
+
+bool cli_parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return *s && !*end && errno == 0 && isfinite(*out);
+}
+
+bool cli_parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return *s && !*end && errno == 0;
+}
+
+int cli_check_request_id(const char *rid, const char *usage)
+{
+    if (rid && (strlen(rid) < 1 || strlen(rid) > CD_REQUEST_ID_MAX ||
+                !cd_text_is_token(rid, CD_REQUEST_ID_MAX)))
+        return cli_usage_error(usage,
+                               "--request-id must be 1 to %d printable ASCII characters without "
+                               "spaces",
+                               CD_REQUEST_ID_MAX);
+    return 0;
+}
+
+int cli_check_position(const char *lat, const char *lon, bool *has, double *la, double *lo,
+                       const char *usage)
+{
+    *has = false;
+    if (!lat && !lon)
+        return 0;
+    if (!lat || !lon)
+        return cli_usage_error(usage, "--lat and --lon go together: give both or neither");
+    if (!cli_parse_double(lat, la) || *la < -90 || *la > 90)
+        return cli_usage_error(usage, "--lat must be a number of degrees from -90 to 90; got '%s'",
+                               lat);
+    if (!cli_parse_double(lon, lo) || *lo < -180 || *lo > 180)
+        return cli_usage_error(usage,
+                               "--lon must be a number of degrees from -180 to 180; got '%s'", lon);
+    *has = true;
+    return 0;
+}
+
+int cli_check_text(const char *flag, const char *s, size_t max, bool allow_newline,
+                   const char *usage)
+{
+    if (s && strlen(s) > max)
+        return cli_usage_error(usage, "--%s is too long: at most %zu bytes", flag, max);
+    if (s && !cd_text_is_clean(s, allow_newline))
+        return cli_usage_error(usage, "--%s must be UTF-8 text without control characters", flag);
+    return 0;
+}
+
+bool cli_is_type(const char *s)
+{
+    return cd_text_is_ident(s, CD_TYPE_MAX);
+}
+
+void cli_list_free(cli_list_t *l)
+{
+    free(l->items);
+    free(l->buf);
+    *l = (cli_list_t){0};
+}
+
+static char *s_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+int cli_parse_list(const char *flag, const char *text, size_t max, bool (*valid)(const char *),
+                   const char *what, cli_list_t *out, const char *usage)
+{
+    *out = (cli_list_t){0};
+    out->buf = cd_strdup(text);
+    if (!*s_trim(out->buf))
+        return 0; /* "": the empty list */
+    size_t cap = 1;
+    for (const char *c = text; *c; c++)
+        cap += *c == ',';
+    out->items = cd_xcalloc(cap, sizeof *out->items);
+    for (char *p = out->buf, *comma;; p = comma + 1) {
+        comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        char *item = s_trim(p);
+        if (!*item || !valid(item)) {
+            int rc =
+                cli_usage_error(usage, "--%s must be a comma-separated list of %s; '%s' is not one",
+                                flag, what, item);
+            cli_list_free(out);
+            return rc;
+        }
+        out->items[out->n++] = item;
+        if (!comma)
+            break;
+    }
+    if (out->n > max) {
+        cli_list_free(out);
+        return cli_usage_error(usage, "--%s takes at most %zu items", flag, max);
+    }
+    return 0;
+}
+
+int cli_parse_per_priority(const char *flag, const char *text, uint32_t out[4], const char *usage)
+{
+    size_t n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 1 || v > 86400 * 7 || n == 4 || (*end && *end != ','))
+            return cli_usage_error(usage,
+                                   "--%s must be a number of seconds above 0, or four of them "
+                                   "for priorities 1 to 4 (e.g. 30,60,90,120); got '%s'",
+                                   flag, text);
+        out[n++] = (uint32_t)v;
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    if (n != 1 && n != 4)
+        return cli_usage_error(usage,
+                               "--%s takes one number of seconds or four (priorities 1 to 4); "
+                               "got %zu numbers",
+                               flag, n);
+    for (; n < 4; n++)
+        out[n] = out[0];
     return 0;
 }
 
@@ -104,6 +259,21 @@ int cli_request(const cli_t *cli, Codispatch__V1__Envelope *req, Codispatch__V1_
     return CLI_OK;
 }
 
+int cli_request_expect(const cli_t *cli, Codispatch__V1__Envelope *req,
+                       Codispatch__V1__Envelope__BodyCase body, Codispatch__V1__Envelope **reply)
+{
+    int rc = cli_request(cli, req, reply);
+    if (rc != CLI_OK)
+        return rc;
+    if ((*reply)->body_case != body) {
+        fprintf(stderr, "codispatch: unexpected reply from the server\n");
+        cdc_envelope_free(*reply);
+        *reply = NULL;
+        return CLI_UNREACHABLE;
+    }
+    return CLI_OK;
+}
+
 long long cli_now_ms(void)
 {
     struct timespec ts;
@@ -117,6 +287,39 @@ void cli_format_time(long long ms, char *out, size_t cap)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(out, cap, "%Y-%m-%d %H:%M:%S %Z", &tm);
+}
+
+void cli_format_clock(long long ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, cap, "%H:%M:%S", &tm);
+}
+
+void cli_format_duration(long long s, char *out, size_t cap)
+{
+    if (s < 0)
+        s = 0;
+    if (s < 3600)
+        snprintf(out, cap, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, cap, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(out, cap, "%lldd", s / 86400);
+}
+
+void cli_join(char *const *items, size_t n, const char *sep, char *out, size_t cap)
+{
+    size_t len = 0;
+    if (cap)
+        out[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++) {
+        int w = snprintf(out + len, cap - len, "%s%s", i ? sep : "", items[i]);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
 }
 
 void cli_print_json(cJSON *obj)

@@ -1,0 +1,30 @@
+/*  cd_json.h — reading the engine's JSON records (event payloads, projection rows).
+ *  Small typed getters over cJSON so every record parser reads the same way. */
+#ifndef CD_JSON_H
+#define CD_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* The string at key, or NULL when absent or not a string. */
+const char *cd_json_str(const cJSON *o, const char *key);
+/* The number at key into *out; false when absent or not a number. */
+bool cd_json_num(const cJSON *o, const char *key, double *out);
+/* The number at key as an integer, or dflt when absent (null counts as absent). */
+int64_t cd_json_int(const cJSON *o, const char *key, int64_t dflt);
+bool cd_json_bool(const cJSON *o, const char *key, bool dflt);
+/* Copies up to max strings of the array at key into out[max][cap]; returns how many. */
+int cd_json_strs(const cJSON *o, const char *key, char *out, int max, size_t cap);
+/* Adds an array of n strings laid out every `stride` bytes from first. */
+void cd_json_add_strs(cJSON *o, const char *key, const char *first, int n, size_t stride);
+/* Adds n ints. */
+void cd_json_add_ints(cJSON *o, const char *key, const int *v, int n);
+/* Reads up to n ints of the array at key into v (missing entries keep their value). */
+void cd_json_ints(const cJSON *o, const char *key, int *v, int n);
+/* Adds ms, or null when it is 0 (a time that has not happened). */
+void cd_json_add_time(cJSON *o, const char *key, int64_t ms);
+
+#endif
