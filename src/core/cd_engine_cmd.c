@@ -117,6 +117,24 @@ static void s_wind_up(cd_engine_t *self, const cd_ctx_t *ctx, cd_call_t *c, cons
     cd__clear_alerts(self, ctx, c->id, NULL, ~0u);
 }
 
+/* Ends an open call (cancel or close): its units are cleared first, then the call event
+ * carries key = value (the reason or the disposition). */
+static int s_end_call(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_id,
+                      cd_event_kind_t kind, const char *key, const char *value,
+                      const cd_call_t **out, cd_error_t *err)
+{
+    cd_call_t *c = s_open_call(self, call_id, err);
+    if (!c)
+        return err ? err->code : CD_EINVAL;
+    s_wind_up(self, ctx, c, kind == CD_EV_CALL_CANCELLED ? "call cancelled" : "call closed");
+    cJSON *payload = cJSON_CreateObject();
+    cJSON_AddStringToObject(payload, key, value);
+    cd__emit(self, ctx, kind, c->id, NULL, payload);
+    if (out)
+        *out = c;
+    return CD_OK;
+}
+
 int cd_engine_cancel_call(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_id,
                           const char *reason, const cd_call_t **out, cd_error_t *err)
 {
@@ -126,16 +144,19 @@ int cd_engine_cancel_call(cd_engine_t *self, const cd_ctx_t *ctx, const char *ca
     int rc = s_check_reason(reason, "reason", CD_REASON_MAX, err);
     if (rc)
         return rc;
-    cd_call_t *c = s_open_call(self, call_id, err);
-    if (!c)
-        return err ? err->code : CD_EINVAL;
-    s_wind_up(self, ctx, c, "call cancelled");
-    cJSON *payload = cJSON_CreateObject();
-    cJSON_AddStringToObject(payload, "reason", reason);
-    cd__emit(self, ctx, CD_EV_CALL_CANCELLED, c->id, NULL, payload);
-    if (out)
-        *out = c;
-    return CD_OK;
+    return s_end_call(self, ctx, call_id, CD_EV_CALL_CANCELLED, "reason", reason, out, err);
+}
+
+int cd_engine_close_call(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_id,
+                         const char *disposition, const cd_call_t **out, cd_error_t *err)
+{
+    cd__begin(self);
+    if (!call_id || !*call_id)
+        return cd_error_set(err, CD_EINVAL, "call_id", "call_id is required");
+    if (!cd_call_disposition_valid(disposition))
+        return cd_error_set(err, CD_EINVAL, "disposition", "disposition must be one of %s",
+                            cd_call_dispositions());
+    return s_end_call(self, ctx, call_id, CD_EV_CALL_CLOSED, "disposition", disposition, out, err);
 }
 
 int cd_engine_add_note(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_id,
@@ -153,27 +174,6 @@ int cd_engine_add_note(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_
     cJSON *payload = cJSON_CreateObject();
     cJSON_AddStringToObject(payload, "text", text);
     cd__emit(self, ctx, CD_EV_CALL_NOTED, c->id, NULL, payload);
-    if (out)
-        *out = c;
-    return CD_OK;
-}
-
-int cd_engine_close_call(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_id,
-                         const char *disposition, const cd_call_t **out, cd_error_t *err)
-{
-    cd__begin(self);
-    if (!call_id || !*call_id)
-        return cd_error_set(err, CD_EINVAL, "call_id", "call_id is required");
-    if (!cd_call_disposition_valid(disposition))
-        return cd_error_set(err, CD_EINVAL, "disposition", "disposition must be one of %s",
-                            cd_call_dispositions());
-    cd_call_t *c = s_open_call(self, call_id, err);
-    if (!c)
-        return err ? err->code : CD_EINVAL;
-    s_wind_up(self, ctx, c, "call closed");
-    cJSON *payload = cJSON_CreateObject();
-    cJSON_AddStringToObject(payload, "disposition", disposition);
-    cd__emit(self, ctx, CD_EV_CALL_CLOSED, c->id, NULL, payload);
     if (out)
         *out = c;
     return CD_OK;

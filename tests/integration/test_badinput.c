@@ -263,10 +263,5 @@ int main(void)
     tcase_add_test(tc, flood_does_not_starve_others);
     tcase_add_test(tc, req_socket_is_answered);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return harness_run_suite(s);
 }

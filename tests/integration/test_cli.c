@@ -173,6 +173,100 @@ START_TEST(unreachable_server_exits_3)
 }
 END_TEST
 
+START_TEST(roster_plan_recommend_dispatch_close)
+{
+    char *out;
+    ck_assert_int_eq(s_cli("plan set --key substance --groups 'sober>apru' --forbid patrol "
+                           "--auto-dispatch 0 --ack-timeout 30,60,90,120",
+                           &out),
+                     0);
+    free(out);
+    ck_assert_int_eq(s_cli("--json plan list", &out), 0);
+    cJSON *plans = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(plans);
+    bool seen = false;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(plans, "plans"))
+    {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(p, "key")), "substance") == 0) {
+            ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(p, "groups")), "sober>apru");
+            seen = true;
+        }
+    }
+    ck_assert(seen);
+    cJSON_Delete(plans);
+    free(out);
+
+    ck_assert_int_eq(s_cli("unit add --id CS1 --type sober --languages es,en --lat 34.06 "
+                           "--lon -118.25 --status available",
+                           &out),
+                     0);
+    free(out);
+    ck_assert_int_eq(s_cli("unit add --id CA1 --type apru --lat 34.05 --lon -118.25 "
+                           "--status available",
+                           &out),
+                     0);
+    free(out);
+    ck_assert_int_eq(s_cli("unit add --id CX1 --type hovercraft", &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "hovercraft"));
+    free(out);
+    ck_assert_int_eq(s_cli("unit update --id CS1 --status on_scene", &out), 2);
+    free(out);
+
+    ck_assert_int_eq(s_cli("call create --type substance --priority 3 --lat 34.05 --lon -118.25 "
+                           "--language es",
+                           &out),
+                     0);
+    char id[32], args[160];
+    snprintf(id, sizeof id, "%.*s", (int)strcspn(out, "\n"), out);
+    free(out);
+
+    /* The first-choice sober unit ranks above the closer fallback APRU. */
+    snprintf(args, sizeof args, "--json recommend %s", id);
+    ck_assert_int_eq(s_cli(args, &out), 0);
+    cJSON *rec = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(rec);
+    const cJSON *cands = cJSON_GetObjectItem(rec, "candidates");
+    ck_assert_int_eq(cJSON_GetArraySize(cands), 2);
+    ck_assert_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cands, 0), "unit_id")), "CS1");
+    cJSON_Delete(rec);
+    free(out);
+
+    snprintf(args, sizeof args, "dispatch %s", id);
+    ck_assert_int_eq(s_cli(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "CS1"));
+    ck_assert_ptr_nonnull(strstr(out, "offered"));
+    free(out);
+    ck_assert_int_eq(s_cli("--json unit list --status assigned", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"CS1\""));
+    ck_assert_ptr_null(strstr(out, "\"CA1\""));
+    free(out);
+    ck_assert_int_eq(s_cli("unit remove --id CS1", &out), 1); /* still assigned */
+    free(out);
+
+    snprintf(args, sizeof args, "call note %s caller says he took pills an hour ago", id);
+    ck_assert_int_eq(s_cli(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "call close %s --disposition maybe", id);
+    ck_assert_int_eq(s_cli(args, &out), 2);
+    free(out);
+    snprintf(args, sizeof args, "--json call close %s --disposition referred", id);
+    ck_assert_int_eq(s_cli(args, &out), 0);
+    cJSON *call = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(call);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(call, "status")), "closed");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(call, "disposition")), "referred");
+    const cJSON *asg = cJSON_GetArrayItem(cJSON_GetObjectItem(call, "assignments"), 0);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(asg, "status")), "cleared");
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(call, "notes")), 1);
+    cJSON_Delete(call);
+    free(out);
+    ck_assert_int_eq(s_cli("unit remove --id CS1", &out), 0); /* free again */
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -184,11 +278,7 @@ int main(void)
     tcase_add_test(tc, bad_arguments_name_the_field);
     tcase_add_test(tc, request_id_makes_retries_safe);
     tcase_add_test(tc, unreachable_server_exits_3);
+    tcase_add_test(tc, roster_plan_recommend_dispatch_close);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return harness_run_suite(s);
 }

@@ -1,6 +1,5 @@
 /* Integration: durable, idempotent call intake through the real server and PostgreSQL. */
 #include <check.h>
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,18 +30,6 @@ static void each_setup(void)
 }
 
 /* Reads one number from PostgreSQL directly (tests may block; the server may not). */
-static long long s_sql_count(const char *sql)
-{
-    PGconn *c = PQconnectdb(harness_conninfo(h));
-    ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    PQfinish(c);
-    return v;
-}
-
 START_TEST(create_then_get_round_trip)
 {
     Codispatch__V1__Envelope *r =
@@ -60,12 +47,12 @@ START_TEST(create_then_get_round_trip)
     /* Durable before visible: the reply came, so PostgreSQL has it. */
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM calls WHERE call_id = '%s'", id);
-    ck_assert_int_eq(s_sql_count(sql), 1);
+    ck_assert_int_eq(harness_sql_count(h, sql), 1);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM events WHERE call_id = '%s' AND kind = 'call.created' "
              "AND request_id = 'rt-1' AND actor <> ''",
              id);
-    ck_assert_int_eq(s_sql_count(sql), 1);
+    ck_assert_int_eq(harness_sql_count(h, sql), 1);
 
     r = harness_get_call(h, id);
     ck_assert_ptr_nonnull(r);
@@ -88,7 +75,7 @@ END_TEST
 
 START_TEST(same_request_id_twice_gives_one_call)
 {
-    long long before = s_sql_count("SELECT count(*) FROM calls");
+    long long before = harness_sql_count(h, "SELECT count(*) FROM calls");
     Codispatch__V1__Envelope *a = harness_create_call(h, "dup-1", "substance", 1, 34.1, -118.3);
     Codispatch__V1__Envelope *b = harness_create_call(h, "dup-1", "substance", 1, 34.1, -118.3);
     ck_assert_ptr_nonnull(a);
@@ -98,8 +85,9 @@ START_TEST(same_request_id_twice_gives_one_call)
     ck_assert_str_eq(a->call->call_id, b->call->call_id);
     ck_assert_uint_eq(a->seq, b->seq);
     ck_assert_int_eq(a->call->created_ms, b->call->created_ms);
-    ck_assert_int_eq(s_sql_count("SELECT count(*) FROM calls"), before + 1);
-    ck_assert_int_eq(s_sql_count("SELECT count(*) FROM events WHERE request_id = 'dup-1'"), 1);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM calls"), before + 1);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id = 'dup-1'"),
+                     1);
     cdc_envelope_free(a);
     cdc_envelope_free(b);
 
@@ -133,7 +121,7 @@ START_TEST(cancel_is_durable_and_idempotent)
              "SELECT count(*) FROM calls WHERE call_id = '%s' AND status = 'cancelled' AND "
              "cancel_reason = 'caller called back: ok' AND closed_at IS NOT NULL",
              id);
-    ck_assert_int_eq(s_sql_count(sql), 1);
+    ck_assert_int_eq(harness_sql_count(h, sql), 1);
 }
 END_TEST
 
@@ -150,7 +138,7 @@ START_TEST(concurrent_clients_all_acknowledged)
         zmq_setsockopt(socks[c], ZMQ_LINGER, &linger, sizeof linger);
         zmq_connect(socks[c], harness_control(h));
     }
-    long long before = s_sql_count("SELECT count(*) FROM calls");
+    long long before = harness_sql_count(h, "SELECT count(*) FROM calls");
     /* Every client sends all its requests without waiting (pipelined). */
     for (int c = 0; c < CLIENTS; c++)
         for (int i = 0; i < EACH; i++) {
@@ -192,11 +180,11 @@ START_TEST(concurrent_clients_all_acknowledged)
             got++;
         }
     ck_assert_int_eq(got, CLIENTS * EACH);
-    ck_assert_int_eq(s_sql_count("SELECT count(*) FROM calls"), before + CLIENTS * EACH);
-    ck_assert_int_eq(s_sql_count("SELECT count(DISTINCT call_id) FROM calls"),
-                     s_sql_count("SELECT count(*) FROM calls"));
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM calls"), before + CLIENTS * EACH);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(DISTINCT call_id) FROM calls"),
+                     harness_sql_count(h, "SELECT count(*) FROM calls"));
     /* Gapless: max(seq) equals the number of events. */
-    ck_assert_int_eq(s_sql_count("SELECT max(seq) - count(*) FROM events"), 0);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT max(seq) - count(*) FROM events"), 0);
     for (int c = 0; c < CLIENTS; c++)
         zmq_close(socks[c]);
     zmq_ctx_term(ctx);

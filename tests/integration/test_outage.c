@@ -1,7 +1,6 @@
 /* Integration: PostgreSQL goes away and comes back.  The server stays up, answers
  * UNAVAILABLE meanwhile, reconnects by itself, and retries stay exactly-once. */
 #include <check.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,18 +36,6 @@ static long long s_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long s_sql_count(const char *sql)
-{
-    PGconn *c = PQconnectdb(harness_conninfo(h));
-    ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    PQfinish(c);
-    return v;
 }
 
 /* Retries the same request id until it is accepted (bounded). */
@@ -92,7 +79,8 @@ START_TEST(unavailable_while_down_then_recovers)
     ck_assert_msg(r != NULL, "the server did not recover after the database came back");
     cdc_envelope_free(r);
     ck_assert(harness_server_running(h)); /* never restarted */
-    ck_assert_int_eq(s_sql_count("SELECT count(*) FROM events WHERE request_id = 'out-1'"), 1);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id = 'out-1'"),
+                     1);
 }
 END_TEST
 
@@ -110,7 +98,7 @@ static void *s_stop_db_soon(void *arg)
 START_TEST(batch_lost_mid_flight_is_exactly_once_on_retry)
 {
     enum { N = 600 };
-    long long before = s_sql_count("SELECT count(*) FROM calls");
+    long long before = harness_sql_count(h, "SELECT count(*) FROM calls");
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
@@ -173,9 +161,10 @@ START_TEST(batch_lost_mid_flight_is_exactly_once_on_retry)
         ck_assert_msg(r != NULL, "retry of %s never succeeded", rid);
         cdc_envelope_free(r);
     }
-    ck_assert_int_eq(s_sql_count("SELECT count(*) FROM calls"), before + N);
-    ck_assert_int_eq(s_sql_count("SELECT count(*) FROM events WHERE request_id LIKE 'mid-%'"), N);
-    ck_assert_int_eq(s_sql_count("SELECT max(seq) - count(*) FROM events"), 0);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM calls"), before + N);
+    ck_assert_int_eq(
+        harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id LIKE 'mid-%'"), N);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT max(seq) - count(*) FROM events"), 0);
 }
 END_TEST
 

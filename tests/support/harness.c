@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+#include <libpq-fe.h>
 #include <zmq.h>
 
 #include "pgcluster.h"
@@ -424,4 +426,26 @@ int harness_sh(const char *cmdline, char **out)
     else
         free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+long long harness_sql_count(harness_t *self, const char *sql)
+{
+    PGconn *c = PQconnectdb(harness_conninfo(self));
+    ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+int harness_run_suite(Suite *suite)
+{
+    SRunner *sr = srunner_create(suite);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -19,6 +19,11 @@
 
 typedef struct harness harness_t;
 
+/* Runs a suite the way every integration suite runs (CK_NOFORK: tests share the server);
+ * returns main's exit status. */
+struct Suite;
+int harness_run_suite(struct Suite *suite);
+
 harness_t *harness_new(void);
 /* Like harness_new, but no cluster is started: the server, run without --db, makes and runs
  * its own embedded cluster in harness_pgdir().  harness_destroy stops that cluster if a
@@ -71,6 +76,10 @@ Codispatch__V1__Envelope *harness_status(harness_t *self);
  * NULL on timeout. */
 void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens, size_t n,
                   size_t *len, int timeout_ms);
+
+/* Runs a query returning one number (SELECT count(*) ...) on the test database; fails the
+ * test when it cannot. */
+long long harness_sql_count(harness_t *self, const char *sql);
 
 /* The Error code of a reply, or -1 if it is not an Error. */
 int harness_error_code(const Codispatch__V1__Envelope *reply);

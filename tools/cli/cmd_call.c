@@ -22,12 +22,6 @@ static const char *const USAGE_CLOSE =
     "       D: resolved_on_scene, transported_voluntary, transported_involuntary, referred,\n"
     "          police_requested, no_contact, duplicate";
 
-static const char *const DISPOSITIONS[] = {
-    "resolved_on_scene", "transported_voluntary", "transported_involuntary",
-    "referred",          "police_requested",      "no_contact",
-    "duplicate",
-};
-
 static int s_create(const cli_t *cli, int argc, char **argv)
 {
     cli_opt_t o[] = {
@@ -254,14 +248,9 @@ static int s_close(const cli_t *cli, int argc, char **argv)
     const char *disp = cli_val(o, N(o), "disposition");
     if (!disp || !*disp)
         return cli_usage_error(USAGE_CLOSE, "--disposition is required: say how the call ended");
-    bool known = false;
-    for (size_t i = 0; i < N(DISPOSITIONS) && !known; i++)
-        known = strcmp(disp, DISPOSITIONS[i]) == 0;
-    if (!known) {
-        char all[256];
-        cli_join((char *const *)DISPOSITIONS, N(DISPOSITIONS), ", ", all, sizeof all);
-        return cli_usage_error(USAGE_CLOSE, "--disposition must be one of %s; got '%s'", all, disp);
-    }
+    if (!cd_call_disposition_valid(disp))
+        return cli_usage_error(USAGE_CLOSE, "--disposition must be one of %s; got '%s'",
+                               cd_call_dispositions(), disp);
     const char *rid = cli_val(o, N(o), "request-id");
     if ((rc = cli_check_request_id(rid, USAGE_CLOSE)))
         return rc;
