@@ -207,9 +207,11 @@ int cd_engine_recommend(const cd_engine_t *self, int64_t now_ms, const char *cal
     if (plan.n_groups == 0)
         snprintf(out->why_none, sizeof out->why_none, "no response plan for call type %s",
                  call->type);
+    bool any_open = false;
     for (int g = 0; g < plan.n_groups; g++) {
         if (s_group_filled(call, g))
             continue;
+        any_open = true;
         int n = s_candidates(self, call, &plan, g, now_ms, out->items + out->n,
                              CD_RECOMMEND_MAX - out->n);
         out->n += n;
@@ -219,6 +221,9 @@ int cd_engine_recommend(const cd_engine_t *self, int64_t now_ms, const char *cal
             s_append_why(out->why_none, sizeof out->why_none, why);
         }
     }
+    if (plan.n_groups && !any_open)
+        snprintf(out->why_none, sizeof out->why_none,
+                 "call %s has a unit for every group of its plan", call->id);
     return CD_OK;
 }
 

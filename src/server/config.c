@@ -8,7 +8,7 @@
 
 #include "cd_text.h"
 
-typedef enum { OPT_STR, OPT_LONG } opt_kind_t;
+typedef enum { OPT_STR, OPT_LONG, OPT_BOOL } opt_kind_t;
 
 typedef struct opt {
     const char *name; /* flag without "--"; the variable is CODISPATCH_ + upper(name) */
@@ -40,6 +40,9 @@ static const opt_t s_opts[] = {
      "assumed urban driving speed for ETAs (km/h, over great-circle distance)"},
     {"language-bonus-min", OPT_LONG, offsetof(config_t, language_bonus_min), "10",
      "a unit speaking the caller's language ranks as if this many minutes closer"},
+    {"demo-roster", OPT_BOOL, offsetof(config_t, demo_roster), "no",
+     "yes: when the roster is empty at start, add 16 demo units around Los Angeles "
+     "(tools/run.sh turns this on)"},
     {"max-missed-acks", OPT_LONG, offsetof(config_t, max_missed_acks), "3",
      "consecutive unacknowledged offers after which a unit is put out_of_service"},
 };
@@ -59,6 +62,18 @@ static int s_set(config_t *cfg, const opt_t *o, const char *value, char *err, si
     if (o->kind == OPT_STR) {
         free(*(char **)slot);
         *(char **)slot = value ? cd_strdup(value) : NULL;
+        return 0;
+    }
+    if (o->kind == OPT_BOOL) {
+        bool yes = strcmp(value, "yes") == 0 || strcmp(value, "1") == 0 ||
+                   strcmp(value, "true") == 0;
+        bool no = strcmp(value, "no") == 0 || strcmp(value, "0") == 0 ||
+                  strcmp(value, "false") == 0;
+        if (!yes && !no) {
+            snprintf(err, errlen, "--%s must be yes or no; got '%s'", o->name, value);
+            return -1;
+        }
+        *(bool *)slot = yes;
         return 0;
     }
     char *end;

@@ -3,6 +3,7 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct config {
@@ -17,6 +18,7 @@ typedef struct config {
     long speed_kmh;           /* --speed-kmh: ETA speed */
     long language_bonus_min;  /* --language-bonus-min: worth of a language match */
     long max_missed_acks;     /* --max-missed-acks: before out_of_service */
+    bool demo_roster;         /* --demo-roster: seed an empty roster with demo units */
 } config_t;
 
 /* Returns 0 when the server should run, 1 when --help/--version was printed, -1 on a usage

@@ -93,6 +93,11 @@ static void s_arm_deadline(server_t *self)
 static void s_on_ready(void *arg)
 {
     server_t *self = arg;
+    if (self->demo_roster) {
+        self->demo_roster = false; /* once: a roster emptied on purpose stays empty */
+        demo_seed_roster(self);
+        store_flush(self->store);
+    }
     self->armed_for = INT64_MIN; /* force */
     s_arm_deadline(self);
 }
@@ -170,6 +175,7 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     server_t *self = cd_xcalloc(1, sizeof *self);
     self->loop = loop;
     self->embedded = embedded;
+    self->demo_roster = cfg->demo_roster;
     self->db_label = cd_strdup(db_label);
     self->units_endpoint = cd_strdup(cfg->units);
     self->stream_endpoint = cd_strdup(cfg->stream);

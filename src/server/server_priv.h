@@ -25,6 +25,7 @@ struct server {
     uv_timer_t deadline; /* the engine's earliest timer (ack timeouts, alerts) */
     int64_t armed_for;   /* the deadline it is set for (INT64_MAX: none) */
     bool embedded;
+    bool demo_roster;     /* seed an empty roster once the state is loaded */
     bool stopping;
     uint64_t shutdown_deadline; /* loop time by which a stop stops waiting for commits */
     char *db_label;
@@ -46,6 +47,9 @@ int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, 
 bool control_is_query(const wire_env_t *env);
 int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_t **buf,
                   size_t *len, cd_error_t *err);
+
+/* demo.c: adds the demo roster when the roster is empty. */
+void demo_seed_roster(server_t *self);
 
 /* Replies now, or as soon as `required` is committed (ownership of payload taken). */
 void server_reply(server_t *self, const route_t *to, const char *request_id, int64_t required,

@@ -151,6 +151,36 @@ START_TEST(a_stale_postmaster_pid_does_not_stop_the_start)
 }
 END_TEST
 
+static int s_unit_count(void)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__ListUnits m = CODISPATCH__V1__LIST_UNITS__INIT;
+    env.has_version = true;
+    env.version = 1;
+    env.request_id = "count-units";
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_LIST_UNITS;
+    env.list_units = &m;
+    Codispatch__V1__Envelope *r = harness_call(h, &env, 10000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_UNIT_LIST);
+    int n = (int)r->unit_list->n_units;
+    cdc_envelope_free(r);
+    return n;
+}
+
+START_TEST(demo_roster_is_added_once)
+{
+    setenv("CODISPATCH_DEMO_ROSTER", "yes", 1); /* what tools/run.sh sets */
+    ck_assert_int_eq(harness_start_server(h), 0);
+    ck_assert_int_eq(s_unit_count(), 16);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert_int_eq(harness_start_server(h), 0);
+    ck_assert_int_eq(s_unit_count(), 16); /* not added twice */
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    unsetenv("CODISPATCH_DEMO_ROSTER");
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("embedded");
@@ -160,6 +190,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, first_start_creates_the_cluster_and_clean_exit_stops_it);
     tcase_add_test(tc, a_crashed_server_leaves_the_cluster_running_and_the_next_adopts_it);
     tcase_add_test(tc, a_stale_postmaster_pid_does_not_stop_the_start);
+    tcase_add_test(tc, demo_roster_is_added_once);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -259,13 +259,10 @@ START_TEST(roster_add_update_remove)
     ck_assert_int_eq(cd_engine_events(E)->len, before + 1);
     ck_assert_int_eq(ST("M12"), CD_UNIT_OFF_DUTY);
 
-    cd_unit_input_t up = {.id = "M12",
-                          .name = "Team 12",
-                          .status = CD_UNIT_AVAILABLE,
-                          .has_lat = true,
-                          .has_lon = true,
-                          .lat = LAT0,
-                          .lon = LON0};
+    cd_unit_input_t up = {.id = "M12", .name = "Team 12", .status = CD_UNIT_AVAILABLE};
+    up.has_lat = up.has_lon = true;
+    up.lat = LAT0;
+    up.lon = LON0;
     c.now_ms = T0 + 5 * S;
     const cd_unit_t *out = NULL;
     ck_assert_int_eq(cd_engine_update_unit(E, &c, &up, &out, &err), CD_OK);
@@ -405,22 +402,26 @@ START_TEST(language_match_outweighs_eight_minutes)
 }
 END_TEST
 
+/* Equal ETAs: never dispatched first, then the longest ago (not the id order). */
 START_TEST(fairness_least_recently_dispatched_first)
 {
     s_unit("M1", "mh_team", 2);
     s_unit("M2", "mh_team", 2);
-    const char *c1 = s_call("mental_health", 2, 0);
-    s_offer(T0, c1, "M1");
-    ck_assert_int_eq(U("M1")->last_dispatch_ms, T0);
-    ck_assert_int_eq(s_ack(T0 + 10 * S, "M1", c1), CD_OK);
-    s_ok_status(T0 + 60 * S, "M1", CD_UNIT_AVAILABLE);
-    const char *c2 = s_call_at(T0 + 120 * S, "mental_health", 2, 0, NULL);
-    ck_assert_str_eq(s_rec(T0 + 120 * S, c2)->items[0].unit->id, "M2"); /* never dispatched */
-    s_offer(T0 + 130 * S, c2, "M2");
-    ck_assert_int_eq(s_ack(T0 + 135 * S, "M2", c2), CD_OK);
-    s_ok_status(T0 + 140 * S, "M2", CD_UNIT_AVAILABLE);
-    const char *c3 = s_call_at(T0 + 200 * S, "mental_health", 2, 0, NULL);
-    ck_assert_str_eq(s_rec(T0 + 200 * S, c3)->items[0].unit->id, "M1"); /* longer ago */
+    s_unit("M3", "mh_team", 2);
+    int64_t t = T0;
+    const char *order[] = {"M3", "M1"};
+    for (int i = 0; i < 2; i++, t += 60 * S) {
+        const char *call = s_call_at(t, "mental_health", 2, 0, NULL);
+        s_offer(t, call, order[i]);
+        ck_assert_int_eq(s_ack(t + S, order[i], call), CD_OK);
+        s_ok_status(t + 2 * S, order[i], CD_UNIT_AVAILABLE);
+    }
+    ck_assert_int_eq(U("M1")->last_dispatch_ms, T0 + 60 * S);
+    const cd_recommendation_t *r = s_rec(t, s_call_at(t, "mental_health", 2, 0, NULL));
+    ck_assert_int_eq(r->n, 3);
+    ck_assert_str_eq(r->items[0].unit->id, "M2");
+    ck_assert_str_eq(r->items[1].unit->id, "M3");
+    ck_assert_str_eq(r->items[2].unit->id, "M1");
 }
 END_TEST
 
@@ -438,6 +439,15 @@ START_TEST(only_available_allowed_and_capable_units)
     const cd_recommendation_t *r = s_rec(T0, s_call("mental_health", 2, 0));
     ck_assert_int_eq(r->n, 1);
     ck_assert_str_eq(r->items[0].unit->id, "M5");
+    /* A flag plan adding a patrol cannot override the base's forbidden patrol. */
+    s_set_plan(s_plan("flag:violence", CD_PLAN_ADD, "patrol", NULL));
+    const char *violent = s_call("mental_health", 2, CD_RISK_VIOLENCE);
+    r = s_rec(T0, violent);
+    ck_assert_int_eq(r->n, 1);
+    ck_assert_str_eq(r->items[0].unit->id, "M5");
+    ck_assert_ptr_nonnull(strstr(r->why_none, "patrol"));
+    ck_assert_int_eq(s_dispatch(T0, violent, NULL, 0, &err), CD_OK);
+    ck_assert_int_eq(ST("P1"), CD_UNIT_AVAILABLE);
 
     cd_plan_t p = s_plan("medical", CD_PLAN_BASE, "rescue_ambulance", NULL);
     cd_copy(p.requires[p.n_requires++], sizeof p.requires[0], "als");
@@ -459,7 +469,10 @@ START_TEST(why_none_names_type_and_statuses)
     ck_assert_int_eq(r->n, 0);
     ck_assert_msg(strstr(r->why_none, "sober") && strstr(r->why_none, "off_duty"), "why_none: %s",
                   r->why_none);
-    s_dispatch(T0 + S, call, NULL, 0, &err); /* nothing to offer */
+    size_t before = cd_engine_events(E)->len;
+    ck_assert_int_ne(s_dispatch(T0 + S, call, NULL, 0, &err), CD_OK); /* nothing to offer */
+    ck_assert_ptr_nonnull(strstr(err.message, "sober"));
+    ck_assert_int_eq(cd_engine_events(E)->len, before);
     ck_assert_int_eq(C(call)->status, CD_CALL_PENDING);
     ck_assert_int_eq(s_active(call), 0);
     ck_assert_int_eq(ST("S1"), CD_UNIT_OFF_DUTY);
@@ -490,7 +503,7 @@ START_TEST(dispatch_offers_top_of_every_group)
     ck_assert_int_eq(U("M1")->last_dispatch_ms, T0 + S);
     ck_assert_int_eq(ST("V1"), CD_UNIT_AVAILABLE);
     ck_assert_int_eq(cd_engine_next_deadline(E), T0 + 61 * S);
-    s_dispatch(T0 + 2 * S, call, NULL, 0, &err); /* every group filled: nobody else */
+    ck_assert_int_ne(s_dispatch(T0 + 2 * S, call, NULL, 0, &err), CD_OK); /* all filled */
     ck_assert_int_eq(s_active(call), 2);
     ck_assert_int_eq(ST("V1"), CD_UNIT_AVAILABLE);
     s_check_replay();
@@ -532,7 +545,7 @@ START_TEST(auto_dispatch_and_ack_deadline_from_plan)
     ck_assert_int_eq(C(hot)->status, CD_CALL_DISPATCHED);
     ck_assert_str_eq(A("M1")->call_id, hot);
     ck_assert_int_eq(A("M1")->ack_deadline_ms, T0 + 21 * S);
-    const char *cold = s_call("mental_health", 3, 0);
+    const char *cold = s_call_at(T0 + 2 * S, "mental_health", 3, 0, NULL);
     ck_assert_int_eq(C(cold)->status, CD_CALL_PENDING);
     ck_assert_int_eq(s_active(cold), 0);
     ck_assert_int_eq(ST("M2"), CD_UNIT_AVAILABLE);

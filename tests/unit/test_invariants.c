@@ -308,7 +308,7 @@ static int s_step(void)
     }
     if (r < 20 || (r < 24 && step < 200)) {
         cd_unit_input_t in = {.id = unit, .type = UNIT_TYPES[rn(8)], .name = unit};
-        in.status = chance(80) ? CD_UNIT_AVAILABLE : chance(50) ? CD_UNIT_OFF_DUTY : 0;
+        in.status = chance(80) ? CD_UNIT_AVAILABLE : (cd_unit_status_t)rn(CD_UNIT_STATUS_COUNT);
         s_position(&in.has_lat, &in.has_lon, &in.lat, &in.lon);
         in.set_languages = true;
         in.languages = langs;

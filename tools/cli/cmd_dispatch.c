@@ -71,7 +71,7 @@ static void s_print_recommendation(const Codispatch__V1__Recommendation *r)
         printf("%4d %-12s %-16s %4u %6s %-4s %s\n", ++rank, c->unit_id, c->type, c->tier, eta,
                c->language_match ? "yes" : "-", *reasons ? reasons : "-");
     }
-    if (r->n_candidates == 0)
+    if (r->n_candidates == 0 && !(r->why_none && *r->why_none))
         printf("no eligible unit\n");
     if (r->why_none && *r->why_none)
         printf("%s%s\n", r->n_candidates ? "\n" : "", r->why_none);
