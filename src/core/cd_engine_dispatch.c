@@ -229,8 +229,17 @@ int cd_engine_recommend(const cd_engine_t *self, int64_t now_ms, const char *cal
 
 /* ------------------------------------------------------------------ offers */
 
+/* The words behind an automatic choice, for the audit trail: "ranked first: ...". */
+static void s_why_chosen(const cd_candidate_t *c, const char *how, char *out, size_t cap)
+{
+    size_t used = (size_t)snprintf(out, cap, "%s", how);
+    for (int i = 0; i < c->n_reasons && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "; " : ": ", c->reasons[i]);
+}
+
+/* Offers the call to u for plan group g.  why goes into the event (the audit trail). */
 static void s_offer(cd_engine_t *self, const cd_ctx_t *ctx, cd_call_t *call, const cd_plan_t *plan,
-                    cd_unit_t *u, int g, int eta_s)
+                    cd_unit_t *u, int g, int eta_s, const char *why)
 {
     cd_assignment_t a = {0};
     a.no = self->last_asg_no + 1;
@@ -244,7 +253,9 @@ static void s_offer(cd_engine_t *self, const cd_ctx_t *ctx, cd_call_t *call, con
     a.ack_deadline_ms = ctx->now_ms + (int64_t)plan->ack_timeout_s[call->priority - 1] * 1000;
     a.eta_s = eta_s;
     a.last_seq = self->last_seq + 1;
-    cd__emit(self, ctx, CD_EV_ASSIGN_OFFERED, call->id, u->id, cd_assign_to_json(&a));
+    cJSON *payload = cd_assign_to_json(&a);
+    cJSON_AddStringToObject(payload, "reason", why);
+    cd__emit(self, ctx, CD_EV_ASSIGN_OFFERED, call->id, u->id, payload);
     cd__clear_alerts(self, ctx, call->id, NULL,
                      CD_ALERT_BIT(CD_ALERT_PENDING_TOO_LONG) |
                          CD_ALERT_BIT(CD_ALERT_NO_ELIGIBLE_UNIT));
@@ -265,8 +276,10 @@ int cd__dispatch_auto(cd_engine_t *self, const cd_ctx_t *ctx, cd_call_t *call, c
         cd_candidate_t best;
         /* Offering makes the unit assigned, so a later group cannot pick it again. */
         if (s_candidates(self, call, &plan, g, ctx->now_ms, &best, 1) == 1) {
+            char why[512];
+            s_why_chosen(&best, "ranked first", why, sizeof why);
             s_offer(self, ctx, call, &plan, (cd_unit_t *)best.unit, g,
-                    best.eta_known ? best.eta_s : -1);
+                    best.eta_known ? best.eta_s : -1, why);
             offered++;
         } else {
             char why[CD_ERROR_MESSAGE_MAX];
@@ -285,8 +298,10 @@ void cd__reoffer(cd_engine_t *self, const cd_ctx_t *ctx, cd_call_t *call, int g)
         return; /* an extra unit is not replaced automatically */
     cd_candidate_t best;
     if (s_candidates(self, call, &plan, g, ctx->now_ms, &best, 1) == 1) {
-        s_offer(self, ctx, call, &plan, (cd_unit_t *)best.unit, g,
-                best.eta_known ? best.eta_s : -1);
+        char why[512];
+        s_why_chosen(&best, "re-offered to the next ranked unit", why, sizeof why);
+        s_offer(self, ctx, call, &plan, (cd_unit_t *)best.unit, g, best.eta_known ? best.eta_s : -1,
+                why);
         return;
     }
     char why[CD_ERROR_MESSAGE_MAX];
@@ -387,7 +402,7 @@ int cd_engine_dispatch(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_
         if (units[i]->has_position)
             eta = (int)lround(s_km(units[i]->lat, units[i]->lon, call->lat, call->lon) /
                               self->cfg.speed_kmh * 3600.0);
-        s_offer(self, ctx, call, &plan, units[i], group, eta);
+        s_offer(self, ctx, call, &plan, units[i], group, eta, "named by the dispatcher");
     }
     if (out)
         *out = call;

@@ -65,10 +65,10 @@ static int s_set(config_t *cfg, const opt_t *o, const char *value, char *err, si
         return 0;
     }
     if (o->kind == OPT_BOOL) {
-        bool yes = strcmp(value, "yes") == 0 || strcmp(value, "1") == 0 ||
-                   strcmp(value, "true") == 0;
-        bool no = strcmp(value, "no") == 0 || strcmp(value, "0") == 0 ||
-                  strcmp(value, "false") == 0;
+        bool yes =
+            strcmp(value, "yes") == 0 || strcmp(value, "1") == 0 || strcmp(value, "true") == 0;
+        bool no =
+            strcmp(value, "no") == 0 || strcmp(value, "0") == 0 || strcmp(value, "false") == 0;
         if (!yes && !no) {
             snprintf(err, errlen, "--%s must be yes or no; got '%s'", o->name, value);
             return -1;

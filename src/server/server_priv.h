@@ -25,7 +25,7 @@ struct server {
     uv_timer_t deadline; /* the engine's earliest timer (ack timeouts, alerts) */
     int64_t armed_for;   /* the deadline it is set for (INT64_MAX: none) */
     bool embedded;
-    bool demo_roster;     /* seed an empty roster once the state is loaded */
+    bool demo_roster; /* seed an empty roster once the state is loaded */
     bool stopping;
     uint64_t shutdown_deadline; /* loop time by which a stop stops waiting for commits */
     char *db_label;

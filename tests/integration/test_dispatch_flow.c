@@ -158,7 +158,7 @@ START_TEST(create_recommend_dispatch_timeout_reoffer_across_a_restart)
     cdc_envelope_free(r);
 
     /* The offer is durable: the reply came, so PostgreSQL has it. */
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM assignments WHERE call_id = '%s' AND unit_id = 'FM1' "
              "AND status = 'offered'",
@@ -204,6 +204,13 @@ START_TEST(create_recommend_dispatch_timeout_reoffer_across_a_restart)
              "AND kind = 'assignment.timed_out' AND actor = 'system'",
              call);
     ck_assert_int_eq(harness_sql_count(h, sql), 1);
+    /* Each offer says why that unit: the ranking's reasons, or the dispatcher's choice. */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events WHERE call_id = '%s' AND kind = 'assignment.offered' "
+             "AND ((unit_id = 'FM1' AND payload->>'reason' LIKE 'ranked first: first choice%%') "
+             "  OR (unit_id = 'FM2' AND payload->>'reason' LIKE 're-offered%%'))",
+             call);
+    ck_assert_int_eq(harness_sql_count(h, sql), 2);
     free(call);
 }
 END_TEST

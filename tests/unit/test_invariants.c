@@ -228,6 +228,23 @@ static void s_check_invariants(void)
               "step %d: %s: unit %s is %s but its assignment %s is %s", step, what, u->id,
               cd_unit_status_name(u->status), a->id, cd_assign_status_name(a->status));
     }
+    const cd_alert_t *alerts[256];
+    size_t nal = cd_engine_list_alerts(E, alerts, 256);
+    for (size_t i = 0; i < nal; i++) {
+        const cd_call_t *c =
+            alerts[i]->call_id[0] ? cd_engine_find_call(E, alerts[i]->call_id) : NULL;
+        CHECK(!alerts[i]->call_id[0] || (c && cd_call_is_open(c)),
+              "step %d: %s: active %s alert for %s, which is not open", step, what,
+              cd_alert_kind_name(alerts[i]->kind), alerts[i]->call_id);
+        for (size_t j = 0; j < i; j++) /* timer alerts are raised once */
+            CHECK(alerts[i]->kind != alerts[j]->kind ||
+                      (alerts[i]->kind != CD_ALERT_PENDING_TOO_LONG &&
+                       alerts[i]->kind != CD_ALERT_ON_SCENE_TOO_LONG) ||
+                      strcmp(alerts[i]->call_id, alerts[j]->call_id) ||
+                      strcmp(alerts[i]->unit_id, alerts[j]->unit_id),
+                  "step %d: %s: two active %s alerts for %s", step, what,
+                  cd_alert_kind_name(alerts[i]->kind), alerts[i]->call_id);
+    }
     size_t nc = cd_engine_list_calls(E, false, MAX_CALLS, CALLS);
     for (size_t i = 0; i < nc; i++) {
         const cd_call_t *c = CALLS[i];
