@@ -161,10 +161,10 @@ static void s_why_none(const cd_engine_t *self, const cd_plan_t *plan, int g, ch
     char types[CD_PLAN_TEXT_MAX + 1];
     cd_plan_format_groups(&plan->groups[g], 1, types, sizeof types);
     if (total == 0) {
-        snprintf(out, cap, "no %s unit on the roster", types);
+        snprintf(out, cap, "no %.200s unit on the roster", types);
         return;
     }
-    size_t used = (size_t)snprintf(out, cap, "no available %s unit (", types);
+    size_t used = (size_t)snprintf(out, cap, "no available %.200s unit (", types);
     bool first = true;
     for (int s = 1; s < CD_UNIT_STATUS_COUNT && used < cap; s++) {
         if (!count[s])
