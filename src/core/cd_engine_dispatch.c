@@ -152,14 +152,24 @@ static int s_candidates(const cd_engine_t *self, const cd_call_t *call, const cd
 /* "no available unit for sober>apru (2 off_duty, 1 en_route)" */
 static void s_why_none(const cd_engine_t *self, const cd_plan_t *plan, int g, char *out, size_t cap)
 {
-    int count[CD_UNIT_STATUS_COUNT] = {0}, total = 0;
-    for (const cd_unit_t *u = self->units; u; u = u->hh.next)
-        if (!u->removed && cd_plan_tier_of(plan, g, u->type) && !cd_plan_forbids(plan, u->type)) {
-            count[u->status]++;
-            total++;
+    int count[CD_UNIT_STATUS_COUNT] = {0}, total = 0, forbidden = 0;
+    for (const cd_unit_t *u = self->units; u; u = u->hh.next) {
+        if (u->removed || !cd_plan_tier_of(plan, g, u->type))
+            continue;
+        if (cd_plan_forbids(plan, u->type)) {
+            forbidden++;
+            continue;
         }
+        count[u->status]++;
+        total++;
+    }
     char types[CD_PLAN_TEXT_MAX + 1];
     cd_plan_format_groups(&plan->groups[g], 1, types, sizeof types);
+    if (total == 0 && forbidden > 0) {
+        /* A flag plan asked for a type the base plan forbids: say so, not "none exist". */
+        snprintf(out, cap, "the plan asks for %.200s but also forbids it", types);
+        return;
+    }
     if (total == 0) {
         snprintf(out, cap, "no %.200s unit on the roster", types);
         return;

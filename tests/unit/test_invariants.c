@@ -236,10 +236,10 @@ static void s_check_invariants(void)
         CHECK(!alerts[i]->call_id[0] || (c && cd_call_is_open(c)),
               "step %d: %s: active %s alert for %s, which is not open", step, what,
               cd_alert_kind_name(alerts[i]->kind), alerts[i]->call_id);
-        for (size_t j = 0; j < i; j++) /* timer alerts are raised once */
+        bool timer = alerts[i]->kind == CD_ALERT_PENDING_TOO_LONG ||
+                     alerts[i]->kind == CD_ALERT_ON_SCENE_TOO_LONG;
+        for (size_t j = 0; timer && j < i; j++) /* timer alerts are raised once */
             CHECK(alerts[i]->kind != alerts[j]->kind ||
-                      (alerts[i]->kind != CD_ALERT_PENDING_TOO_LONG &&
-                       alerts[i]->kind != CD_ALERT_ON_SCENE_TOO_LONG) ||
                       strcmp(alerts[i]->call_id, alerts[j]->call_id) ||
                       strcmp(alerts[i]->unit_id, alerts[j]->unit_id),
                   "step %d: %s: two active %s alerts for %s", step, what,
