@@ -98,8 +98,9 @@ int cd_engine_create_call(cd_engine_t *self, const cd_ctx_t *ctx, const cd_call_
     cd_engine_effective_plan(self, live, &plan);
     if (plan.auto_dispatch_max_priority >= live->priority) {
         char why[CD_ERROR_MESSAGE_MAX];
-        if (cd__dispatch_auto(self, ctx, live, why, sizeof why) == 0 && why[0])
-            cd__raise_alert(self, ctx, CD_ALERT_NO_ELIGIBLE_UNIT, id, NULL, "%s", why);
+        cd__dispatch_auto(self, ctx, live, why, sizeof why);
+        if (why[0]) /* some group (or all) could not be filled */
+            cd__raise_alert(self, ctx, CD_ALERT_NO_ELIGIBLE_UNIT, id, NULL, "call %s: %s", id, why);
     }
     if (out)
         *out = live;
@@ -171,6 +172,9 @@ int cd_engine_add_note(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_
     cd_call_t *c = cd__call(self, call_id);
     if (!c)
         return cd_error_set(err, CD_ENOTFOUND, "call_id", "call %.20s does not exist", call_id);
+    if (cJSON_GetArraySize(c->notes) >= CD_NOTES_MAX)
+        return cd_error_set(err, CD_ECONFLICT, "call_id",
+                            "call %s has %d notes, the most a call can hold", c->id, CD_NOTES_MAX);
     cJSON *payload = cJSON_CreateObject();
     cJSON_AddStringToObject(payload, "text", text);
     cd__emit(self, ctx, CD_EV_CALL_NOTED, c->id, NULL, payload);
@@ -256,6 +260,8 @@ int cd_engine_update_unit(cd_engine_t *self, const cd_ctx_t *ctx, const cd_unit_
     }
     if (in->status && in->status != u->status) {
         if (a) { /* out of service while on a call: the call needs another unit */
+            cd__clear_alerts(self, ctx, a->call_id, a->unit_id,
+                             CD_ALERT_BIT(CD_ALERT_ON_SCENE_TOO_LONG));
             cd__end_assignment(self, ctx, a, CD_EV_ASSIGN_CLEARED,
                                "unit taken out of service by a supervisor", CD_UNIT_OUT_OF_SERVICE,
                                true);

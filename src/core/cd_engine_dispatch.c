@@ -222,6 +222,8 @@ int cd_engine_recommend(const cd_engine_t *self, int64_t now_ms, const char *cal
         if (s_group_filled(call, g))
             continue;
         any_open = true;
+        if (out->n == CD_RECOMMEND_MAX)
+            break; /* the list is full; later groups are not "empty" */
         int n = s_candidates(self, call, &plan, g, now_ms, out->items + out->n,
                              CD_RECOMMEND_MAX - out->n);
         out->n += n;
@@ -245,6 +247,7 @@ static void s_why_chosen(const cd_candidate_t *c, const char *how, char *out, si
     size_t used = (size_t)snprintf(out, cap, "%s", how);
     for (int i = 0; i < c->n_reasons && used < cap; i++)
         used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "; " : ": ", c->reasons[i]);
+    cd_text_utf8_trim(out);
 }
 
 /* Offers the call to u for plan group g.  why goes into the event (the audit trail). */
@@ -442,6 +445,7 @@ void cd__raise_alert(cd_engine_t *self, const cd_ctx_t *ctx, cd_alert_kind_t kin
     va_start(ap, fmt);
     vsnprintf(al.message, sizeof al.message, fmt, ap);
     va_end(ap);
+    cd_text_utf8_trim(al.message); /* free text may have been cut mid-character */
     al.raised_ms = ctx->now_ms;
     al.last_seq = self->last_seq + 1;
     cd__emit(self, ctx, CD_EV_ALERT_RAISED, call_id, unit_id, cd_alert_to_json(&al));

@@ -180,3 +180,17 @@ bool cd_text_language_matches(const char *a, const char *b)
     bool a_end = !a[i] || a[i] == '-', b_end = !b[i] || b[i] == '-';
     return a_end && b_end;
 }
+
+void cd_text_utf8_trim(char *s)
+{
+    size_t n = strlen(s), start = n;
+    /* Back up over continuation bytes to the lead byte of the last sequence. */
+    while (start > 0 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+        start--;
+    if (start == 0)
+        return;
+    unsigned char lead = (unsigned char)s[start - 1];
+    size_t need = lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : 4;
+    if (lead >= 0x80 && n - (start - 1) < need)
+        s[start - 1] = '\0';
+}

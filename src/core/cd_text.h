@@ -19,6 +19,7 @@
 #define CD_REASON_MAX      500
 #define CD_ACTOR_MAX       64
 #define CD_NOTE_MAX        1000
+#define CD_NOTES_MAX       200 /* notes per call: bounds a call's record and its replies */
 #define CD_DISPOSITION_MAX 32
 
 /* True when s is valid UTF-8 with no control characters other than tab and newline
@@ -52,6 +53,9 @@ void cd_copy(char *dst, size_t cap, const char *s);
 /* Rewrites a valid BCP 47 tag in its canonical case, in place: language lower-case ("es"),
  * script title-case ("Hant"), region upper-case ("MX"), others lower-case. */
 void cd_text_language_normalize(char *tag);
+
+/* Cuts a trailing, incomplete UTF-8 sequence (left by truncating text at a byte limit). */
+void cd_text_utf8_trim(char *s);
 
 /* True when two language tags share their primary language ("es-MX" matches "es"). */
 bool cd_text_language_matches(const char *a, const char *b);

@@ -339,6 +339,12 @@ void store_sql_dispatch_rows(const cd_engine_t *engine, const cd_event_log_t *ev
         }
         const char *asg =
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev->payload, "assignment_id"));
+        /* An event about a unit may change its active assignment without naming it (an
+         * on-scene alert marks it alerted): write that one too. */
+        const cd_unit_t *unit =
+            ev->unit_id[0] ? cd_engine_find_unit_any(engine, ev->unit_id) : NULL;
+        if (!asg && unit && unit->assignment_id[0])
+            asg = unit->assignment_id;
         if (s_first_time(&seen_a, &slots[n + i], asg)) {
             const cd_assignment_t *a = cd_engine_find_assignment(engine, asg);
             if (a)

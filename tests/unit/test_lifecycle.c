@@ -251,6 +251,32 @@ START_TEST(note_close_and_cancel_free_units)
 }
 END_TEST
 
+START_TEST(notes_are_bounded_per_call)
+{
+    const char *call = s_call("welfare_check", 4, 0);
+    cd_ctx_t c = s_ctx(T0 + S, "console");
+    for (int i = 0; i < CD_NOTES_MAX; i++)
+        ck_assert_int_eq(cd_engine_add_note(E, &c, call, "still there", NULL, &err), CD_OK);
+    size_t before = cd_engine_events(E)->len;
+    ck_assert_int_eq(cd_engine_add_note(E, &c, call, "one too many", NULL, &err), CD_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "notes"));
+    ck_assert_int_eq(cd_engine_events(E)->len, before);
+}
+END_TEST
+
+START_TEST(auto_dispatch_alerts_when_a_group_stays_empty)
+{
+    cd_plan_t p = s_plan("violent_crisis", CD_PLAN_BASE, "smart;mh_team", NULL);
+    p.auto_dispatch_max_priority = 4;
+    s_set_plan(p);
+    s_unit("S1", "smart", 1);
+    const char *call = s_call("violent_crisis", 1, 0);
+    ck_assert_int_eq(U("S1")->status, CD_UNIT_ASSIGNED); /* the group that could be filled */
+    ck_assert_uint_eq(s_alerts(CD_ALERT_NO_ELIGIBLE_UNIT, call, NULL), 1);
+    s_check_replay();
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {lifecycle_from_offer_to_clear,
@@ -260,6 +286,8 @@ int main(void)
                             consecutive_missed_acks_take_unit_out_of_service,
                             pending_too_long_alerts_once,
                             on_scene_too_long_alerts_once,
-                            note_close_and_cancel_free_units};
+                            note_close_and_cancel_free_units,
+                            notes_are_bounded_per_call,
+                            auto_dispatch_alerts_when_a_group_stays_empty};
     return s_run("lifecycle", tests, sizeof tests / sizeof *tests);
 }

@@ -68,6 +68,24 @@ START_TEST(phones)
 }
 END_TEST
 
+START_TEST(utf8_trim_drops_a_cut_character)
+{
+    char a[] = "caf\xc3\xa9"; /* complete: kept */
+    cd_text_utf8_trim(a);
+    ck_assert_str_eq(a, "caf\xc3\xa9");
+    char b[] = "caf\xc3"; /* cut inside a 2-byte character */
+    cd_text_utf8_trim(b);
+    ck_assert_str_eq(b, "caf");
+    char c[] = "x\xe4\xbd"; /* cut inside a 3-byte character */
+    cd_text_utf8_trim(c);
+    ck_assert_str_eq(c, "x");
+    char d[] = "plain";
+    cd_text_utf8_trim(d);
+    ck_assert_str_eq(d, "plain");
+    ck_assert(cd_text_is_clean(b, false) && cd_text_is_clean(c, false));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("text");
@@ -76,6 +94,7 @@ int main(void)
     tcase_add_test(tc, tokens_and_idents);
     tcase_add_test(tc, language_tags);
     tcase_add_test(tc, phones);
+    tcase_add_test(tc, utf8_trim_drops_a_cut_character);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
