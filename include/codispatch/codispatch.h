@@ -15,6 +15,20 @@
  *  it for its own retries, so a request that was lost, or whose reply was lost, is resent
  *  safely: the server applies each request_id once and answers a repeat with the original
  *  reply.
+ *
+ *  Tablet client
+ *  -------------
+ *  For a responding unit's tablet (and the simulator): one DEALER connection to the units
+ *  endpoint, bound to one unit by Hello.  The library says Hello on connect and again when
+ *  the server has been silent for a while (so a restarted server or a new connection learns
+ *  who it is), passes every assignment push to a callback — each seq once, however often the
+ *  server re-sends it — and sends ack / decline / status / position with a fresh request id,
+ *  resending the same request until its reply (or a give-up time) arrives.
+ *
+ *  It fits any event loop: poll cdc_tablet_fd() for readability (ZeroMQ's edge-triggered
+ *  ZMQ_FD: call cdc_tablet_process() whenever it is readable, and also when the returned
+ *  timeout passes); cdc_tablet_process() does all the work and returns how many milliseconds
+ *  may pass before it must be called again.
  */
 #ifndef CODISPATCH_H
 #define CODISPATCH_H
@@ -66,6 +80,56 @@ void cdc_envelope_free(Codispatch__V1__Envelope *env);
 
 /* Fills out with a random 32-character hexadecimal request id. */
 void cdc_request_id(char out[33]);
+
+/* ---------------------------------------------------------------- tablet client */
+
+typedef struct cdc_tablet cdc_tablet_t;
+
+/* An assignment arrived (new, or a change of one the tablet has: status "timed_out",
+ * "cleared", ...).  seq is the envelope's seq.  push is valid during the call only. */
+typedef void cdc_assignment_fn(void *arg, uint64_t seq, const Codispatch__V1__AssignmentPush *push);
+/* The reply to a request sent with cdc_tablet_ack/decline/status/position: the server's
+ * envelope (a Unit, or an Error), or NULL when no reply came before the give-up time.  Valid
+ * during the call only. */
+typedef void cdc_result_fn(void *arg, const char *request_id,
+                           const Codispatch__V1__Envelope *reply);
+/* The server welcomed this tablet (after connecting, reconnecting or a server restart). */
+typedef void cdc_welcome_fn(void *arg, const Codispatch__V1__Welcome *welcome);
+
+typedef struct cdc_tablet_callbacks {
+    cdc_assignment_fn *on_assignment;
+    cdc_result_fn *on_result;
+    cdc_welcome_fn *on_welcome; /* may be NULL */
+    void *arg;
+} cdc_tablet_callbacks_t;
+
+/* Connects (in the background) to a units endpoint for unit_id.  last_seq: the highest
+ * assignment seq already seen (0 for a fresh tablet).  cb is copied.  NULL on a bad
+ * endpoint or unit id. */
+cdc_tablet_t *cdc_tablet_new(const char *endpoint, const char *unit_id, uint64_t last_seq,
+                             const cdc_tablet_callbacks_t *cb);
+void cdc_tablet_destroy(cdc_tablet_t **self_p);
+
+/* The file descriptor to poll for readability (edge-triggered; see above). */
+int cdc_tablet_fd(const cdc_tablet_t *self);
+/* Receives and dispatches what arrived, resends what is due.  now_ms: any monotonic clock in
+ * milliseconds.  Returns the milliseconds until it needs to run again (>= 0), or a negative
+ * CDC_E* code. */
+int cdc_tablet_process(cdc_tablet_t *self, int64_t now_ms);
+
+/* Requests.  rid (if not NULL) receives the request id the result callback will name.
+ * call_id may be NULL or "" for the unit's current assignment. */
+int cdc_tablet_ack(cdc_tablet_t *self, const char *call_id, char rid[33]);
+int cdc_tablet_decline(cdc_tablet_t *self, const char *call_id, const char *reason, char rid[33]);
+int cdc_tablet_status(cdc_tablet_t *self, Codispatch__V1__UnitStatus status, char rid[33]);
+int cdc_tablet_position(cdc_tablet_t *self, double lat, double lon, int64_t at_ms, char rid[33]);
+
+/* True once the server has welcomed this connection. */
+bool cdc_tablet_welcomed(const cdc_tablet_t *self);
+/* The highest assignment seq seen so far (what a tablet would persist across restarts). */
+uint64_t cdc_tablet_last_seq(const cdc_tablet_t *self);
+/* Requests sent and not yet answered. */
+size_t cdc_tablet_pending(const cdc_tablet_t *self);
 
 /* Lower-case protocol names: "INVALID_ARGUMENT", "pending", ... */
 const char *cdc_code_name(Codispatch__V1__Code code);

@@ -6,7 +6,7 @@
 #include "cd_json.h"
 
 static const cd_engine_config_t s_default_config = {
-    .speed_kmh = 40.0, .language_bonus_s = 600, .max_missed_acks = 3};
+    .speed_kmh = 40.0, .language_bonus_s = 600, .max_missed_acks = 3, .unreachable_after_s = 120};
 
 cd_engine_t *cd_engine_new(void)
 {
@@ -24,6 +24,8 @@ void cd_engine_set_config(cd_engine_t *self, const cd_engine_config_t *cfg)
         self->cfg.language_bonus_s = 0;
     if (self->cfg.max_missed_acks < 1)
         self->cfg.max_missed_acks = s_default_config.max_missed_acks;
+    if (self->cfg.unreachable_after_s < 1)
+        self->cfg.unreachable_after_s = s_default_config.unreachable_after_s;
 }
 
 const cd_engine_config_t *cd_engine_config(const cd_engine_t *self)
@@ -320,6 +322,13 @@ const cd_unit_t *cd_engine_find_unit(const cd_engine_t *self, const char *unit_i
 {
     cd_unit_t *u = cd__unit(self, unit_id);
     return u && !u->removed ? u : NULL;
+}
+
+bool cd_engine_unit_reachable(const cd_engine_t *self, const cd_unit_t *u, int64_t now_ms)
+{
+    if (u->link_up || u->link_ms == 0)
+        return true;
+    return now_ms - u->link_ms <= (int64_t)self->cfg.unreachable_after_s * 1000;
 }
 
 const cd_unit_t *cd_engine_find_unit_any(const cd_engine_t *self, const char *unit_id)

@@ -32,9 +32,11 @@ typedef struct cd_ctx {
 
 /* Tunables of the recommendation and the timers (server flags set them). */
 typedef struct cd_engine_config {
-    double speed_kmh;     /* assumed urban speed for ETAs (default 40) */
-    int language_bonus_s; /* a language match counts as this much closer (default 600) */
-    int max_missed_acks;  /* consecutive ack timeouts before out_of_service (default 3) */
+    double speed_kmh;        /* assumed urban speed for ETAs (default 40) */
+    int language_bonus_s;    /* a language match counts as this much closer (default 600) */
+    int max_missed_acks;     /* consecutive ack timeouts before out_of_service (default 3) */
+    int unreachable_after_s; /* a unit whose tablet was lost this long ago is not offered
+                                calls (default 120); a unit that never had one is (radio) */
 } cd_engine_config_t;
 
 /* An alert for dispatchers (stream and dashboard show the active ones). */
@@ -162,6 +164,16 @@ int cd_engine_unit_decline(cd_engine_t *self, const cd_ctx_t *ctx, const char *u
                            const char *call_id, const char *reason, cd_error_t *err);
 int cd_engine_unit_status(cd_engine_t *self, const cd_ctx_t *ctx, const char *unit_id,
                           cd_unit_status_t status, cd_error_t *err);
+
+/* The tablet's position fix. */
+int cd_engine_unit_position(cd_engine_t *self, const cd_ctx_t *ctx, const char *unit_id, double lat,
+                            double lon, cd_error_t *err);
+/* The server saw the unit's tablet connect (up) or lose its connection.  Records an event
+ * only on a change. */
+int cd_engine_unit_link(cd_engine_t *self, const cd_ctx_t *ctx, const char *unit_id, bool up,
+                        cd_error_t *err);
+/* False when the unit's tablet has been gone longer than unreachable_after_s at now_ms. */
+bool cd_engine_unit_reachable(const cd_engine_t *self, const cd_unit_t *u, int64_t now_ms);
 
 /* --- Timers: absolute deadlines held in the state, so they survive a restart. --- */
 

@@ -172,6 +172,16 @@ static int s_unit_event(cd_engine_t *self, const cd_event_t *ev, cd_error_t *err
         return s_missing(err, "unit", ev->unit_id);
     if (ev->kind == CD_EV_UNIT_REMOVED) {
         u->removed = true;
+    } else if (ev->kind == CD_EV_UNIT_POSITION) {
+        double lat, lon;
+        if (!cd_json_num(ev->payload, "lat", &lat) || !cd_json_num(ev->payload, "lon", &lon))
+            return cd_error_set(err, CD_EINVAL, "payload", "unit.position without lat/lon");
+        u->has_position = true;
+        u->lat = lat;
+        u->lon = lon;
+    } else if (ev->kind == CD_EV_UNIT_LINK) {
+        u->link_up = cd_json_bool(ev->payload, "up", false);
+        u->link_ms = ev->at_ms;
     } else { /* CD_EV_UNIT_STATUS */
         cd_unit_status_t st = cd_unit_status_parse(cd_json_str(ev->payload, "status"));
         if (!st)
@@ -366,6 +376,8 @@ int cd__apply(cd_engine_t *self, const cd_event_t *ev, cd_error_t *err)
     case CD_EV_UNIT_UPDATED:
     case CD_EV_UNIT_STATUS:
     case CD_EV_UNIT_REMOVED:
+    case CD_EV_UNIT_POSITION:
+    case CD_EV_UNIT_LINK:
         rc = s_unit_event(self, ev, err);
         break;
     case CD_EV_ASSIGN_OFFERED:

@@ -1,5 +1,6 @@
 /* Commands: calls, roster, plans, and the units' own reports.  Each validates everything
  * first, then emits its events (which apply them); a refused command records nothing. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,4 +463,37 @@ int cd_engine_unit_status(cd_engine_t *self, const cd_ctx_t *ctx, const char *un
                            true);
         return CD_OK;
     }
+}
+
+int cd_engine_unit_position(cd_engine_t *self, const cd_ctx_t *ctx, const char *unit_id, double lat,
+                            double lon, cd_error_t *err)
+{
+    cd__begin(self);
+    cd_unit_t *u = s_reporting_unit(self, unit_id, err);
+    if (!u)
+        return err ? err->code : CD_EINVAL;
+    if (!(isfinite(lat) && lat >= -90 && lat <= 90))
+        return cd_error_set(err, CD_EINVAL, "lat", "lat must be between -90 and 90");
+    if (!(isfinite(lon) && lon >= -180 && lon <= 180))
+        return cd_error_set(err, CD_EINVAL, "lon", "lon must be between -180 and 180");
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "lat", lat);
+    cJSON_AddNumberToObject(p, "lon", lon);
+    cd__emit(self, ctx, CD_EV_UNIT_POSITION, NULL, u->id, p);
+    return CD_OK;
+}
+
+int cd_engine_unit_link(cd_engine_t *self, const cd_ctx_t *ctx, const char *unit_id, bool up,
+                        cd_error_t *err)
+{
+    cd__begin(self);
+    cd_unit_t *u = s_reporting_unit(self, unit_id, err);
+    if (!u)
+        return err ? err->code : CD_EINVAL;
+    if (u->link_up == up && u->link_ms != 0)
+        return CD_OK; /* no change, no event */
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddBoolToObject(p, "up", up);
+    cd__emit(self, ctx, CD_EV_UNIT_LINK, NULL, u->id, p);
+    return CD_OK;
 }

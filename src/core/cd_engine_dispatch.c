@@ -124,7 +124,8 @@ static int s_candidates(const cd_engine_t *self, const cd_call_t *call, const cd
         if (u->removed || u->status != CD_UNIT_AVAILABLE || cd_plan_forbids(plan, u->type))
             continue;
         int tier = cd_plan_tier_of(plan, g, u->type);
-        if (!tier || !s_meets_requirements(plan, u) || s_refused_before(call, u))
+        if (!tier || !s_meets_requirements(plan, u) || s_refused_before(call, u) ||
+            !cd_engine_unit_reachable(self, u, now_ms))
             continue;
         s_scored_t *s = &all[n++];
         s->c.unit = u;

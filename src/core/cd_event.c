@@ -21,6 +21,8 @@ static const char *const s_kind_names[CD_EV_KIND_COUNT] = {
     [CD_EV_PLAN_SET] = "plan.set",
     [CD_EV_ALERT_RAISED] = "alert.raised",
     [CD_EV_ALERT_CLEARED] = "alert.cleared",
+    [CD_EV_UNIT_POSITION] = "unit.position",
+    [CD_EV_UNIT_LINK] = "unit.link",
 };
 
 const char *cd_event_kind_name(cd_event_kind_t kind)

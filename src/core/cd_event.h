@@ -31,8 +31,10 @@ typedef enum cd_event_kind {
     CD_EV_ASSIGN_PROGRESS,  /* {"assignment_id", "status"}: en_route .. at_facility */
     CD_EV_ASSIGN_CLEARED,   /* {"assignment_id", "reason"} */
     CD_EV_PLAN_SET,         /* the plan (cd_plan_to_json) */
-    CD_EV_ALERT_RAISED,     /* the alert (cd_alert_to_json) */
-    CD_EV_ALERT_CLEARED,    /* {"alert_no"} */
+    CD_EV_ALERT_RAISED,
+    /* the alert (cd_alert_to_json) */ CD_EV_ALERT_CLEARED, /* {"alert_no"} */
+    CD_EV_UNIT_POSITION, /* {"lat", "lon"} from the unit's tablet */
+    CD_EV_UNIT_LINK,     /* {"up"}: its tablet connected (true) or was lost (false) */
     CD_EV_KIND_COUNT,
 } cd_event_kind_t;
 

@@ -178,6 +178,8 @@ cJSON *cd_unit_to_json(const cd_unit_t *u)
     cJSON_AddNumberToObject(o, "last_dispatch_ms", (double)u->last_dispatch_ms);
     cJSON_AddNumberToObject(o, "missed_acks", u->missed_acks);
     cJSON_AddBoolToObject(o, "removed", u->removed);
+    cJSON_AddBoolToObject(o, "link_up", u->link_up);
+    cJSON_AddNumberToObject(o, "link_ms", (double)u->link_ms);
     cJSON_AddNumberToObject(o, "last_seq", (double)u->last_seq);
     return o;
 }
@@ -208,6 +210,8 @@ cd_unit_t *cd_unit_from_json(const cJSON *o, cd_error_t *err)
     u->last_dispatch_ms = cd_json_int(o, "last_dispatch_ms", 0);
     u->missed_acks = (int)cd_json_int(o, "missed_acks", 0);
     u->removed = cd_json_bool(o, "removed", false);
+    u->link_up = cd_json_bool(o, "link_up", false);
+    u->link_ms = cd_json_int(o, "link_ms", 0);
     u->last_seq = cd_json_int(o, "last_seq", 0);
     return u;
 }

@@ -54,6 +54,8 @@ typedef struct cd_unit {
     int64_t last_dispatch_ms;                     /* 0: never */
     int missed_acks;                              /* consecutive ack timeouts */
     bool removed;                                 /* kept for history, never offered */
+    bool link_up;                                 /* a tablet is connected */
+    int64_t link_ms; /* when the tablet connected or was lost; 0: never had one */
     int64_t last_seq;
     UT_hash_handle hh;
 } cd_unit_t;

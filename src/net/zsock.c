@@ -108,15 +108,9 @@ zsock_t *zsock_new(uv_loop_t *loop, void *zctx, int type, zsock_msg_fn *on_msg, 
     return self;
 }
 
-int zsock_bind(zsock_t *self, const char *endpoint, char *err, size_t errlen)
+/* Starts polling the socket's ZMQ_FD on the loop. */
+static int s_attach(zsock_t *self, const char *endpoint, char *err, size_t errlen)
 {
-    if (zmq_bind(self->sock, endpoint) != 0) {
-        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    size_t len = sizeof self->endpoint;
-    if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &len) != 0)
-        cd_copy(self->endpoint, sizeof self->endpoint, endpoint);
     int fd;
     size_t fdlen = sizeof fd;
     if (zmq_getsockopt(self->sock, ZMQ_FD, &fd, &fdlen) != 0 ||
@@ -130,6 +124,28 @@ int zsock_bind(zsock_t *self, const char *endpoint, char *err, size_t errlen)
     /* Messages may already be queued, and the edge for them may have passed. */
     uv_idle_start(&self->idle, s_on_idle);
     return 0;
+}
+
+int zsock_bind(zsock_t *self, const char *endpoint, char *err, size_t errlen)
+{
+    if (zmq_bind(self->sock, endpoint) != 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    size_t len = sizeof self->endpoint;
+    if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &len) != 0)
+        cd_copy(self->endpoint, sizeof self->endpoint, endpoint);
+    return s_attach(self, endpoint, err, errlen);
+}
+
+int zsock_connect(zsock_t *self, const char *endpoint, char *err, size_t errlen)
+{
+    if (zmq_connect(self->sock, endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    cd_copy(self->endpoint, sizeof self->endpoint, endpoint);
+    return s_attach(self, endpoint, err, errlen);
 }
 
 int zsock_send(zsock_t *self, const void *const *parts, const size_t *lens, size_t n)

@@ -34,6 +34,9 @@ zsock_t *zsock_new(uv_loop_t *loop, void *zctx, int type, zsock_msg_fn *on_msg, 
 /* Binds and starts polling.  Returns 0 or -1 with err. */
 int zsock_bind(zsock_t *self, const char *endpoint, char *err, size_t errlen);
 
+/* Connects instead (a socket monitor's PAIR, say) and starts polling. */
+int zsock_connect(zsock_t *self, const char *endpoint, char *err, size_t errlen);
+
 /* Sends n frames as one message without ever blocking.  Returns 0, or -1 if ZeroMQ refused
  * it (peer gone, high-water mark reached): the message is then dropped. */
 int zsock_send(zsock_t *self, const void *const *parts, const size_t *lens, size_t n);

@@ -40,6 +40,10 @@ static const opt_t s_opts[] = {
      "assumed urban driving speed for ETAs (km/h, over great-circle distance)"},
     {"language-bonus-min", OPT_LONG, offsetof(config_t, language_bonus_min), "10",
      "a unit speaking the caller's language ranks as if this many minutes closer"},
+    {"heartbeat-ms", OPT_LONG, offsetof(config_t, heartbeat_ms), "2000",
+     "ZMTP heartbeat interval on the units socket; a tablet silent for 3 intervals is lost"},
+    {"unreachable-after-s", OPT_LONG, offsetof(config_t, unreachable_after_s), "120",
+     "a unit whose tablet was lost this long ago is shown unreachable and not recommended"},
     {"demo-roster", OPT_BOOL, offsetof(config_t, demo_roster), "no",
      "yes: when the roster is empty at start, add 16 demo units around Los Angeles "
      "(tools/run.sh turns this on)"},

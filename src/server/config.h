@@ -18,6 +18,8 @@ typedef struct config {
     long speed_kmh;           /* --speed-kmh: ETA speed */
     long language_bonus_min;  /* --language-bonus-min: worth of a language match */
     long max_missed_acks;     /* --max-missed-acks: before out_of_service */
+    long heartbeat_ms;        /* --heartbeat-ms: ZMTP heartbeats on the units socket */
+    long unreachable_after_s; /* --unreachable-after-s */
     bool demo_roster;         /* --demo-roster: seed an empty roster with demo units */
 } config_t;
 

@@ -107,7 +107,7 @@ static void s_status(server_t *self, const route_t *to, const char *rid)
     st.has_last_seq = true;
     st.last_seq = (uint64_t)store_committed_seq(self->store);
     st.control_endpoint = (char *)zsock_endpoint(self->control);
-    st.units_endpoint = self->units_endpoint;
+    st.units_endpoint = (char *)units_endpoint(self);
     st.stream_endpoint = self->stream_endpoint;
     st.http_address = self->http_address;
     st.has_protocol_version = true;
@@ -202,8 +202,14 @@ static void s_list_calls(server_t *self, const route_t *to, const char *rid,
     }
 }
 
+void server_refuse(server_t *self, const route_t *to, const char *rid, cd_code_t code,
+                   const char *field, const char *msg)
+{
+    s_reply_now(self, to, rid, code, field, msg);
+}
+
 /* A state-changing command: idempotent by request_id, replied to after commit. */
-static void s_command(server_t *self, const route_t *to, const wire_env_t *env)
+void server_command(server_t *self, const route_t *to, const wire_env_t *env, const char *unit_id)
 {
     const char *rid = env->request_id, *kind = wire_body_name(env);
     if (!s_require_ready(self, to, rid))
@@ -232,11 +238,14 @@ static void s_command(server_t *self, const route_t *to, const wire_env_t *env)
         return;
     }
     int64_t now = server_now_ms();
-    cd_ctx_t ctx = {.now_ms = now, .actor = ACTOR, .request_id = rid};
+    char actor[CD_ACTOR_MAX + 1] = ACTOR;
+    if (unit_id)
+        snprintf(actor, sizeof actor, "unit:%s", unit_id);
+    cd_ctx_t ctx = {.now_ms = now, .actor = actor, .request_id = rid};
     cd_error_t err;
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = control_execute(self, env, &ctx, &buf, &len, &err);
+    int rc = control_execute(self, env, &ctx, unit_id, &buf, &len, &err);
     int64_t seq = cd_engine_last_seq(self->engine);
     if (rc != CD_OK) {
         /* A refusal may depend on state not yet committed (say, "already cancelled"). */
@@ -265,31 +274,37 @@ static void s_query(server_t *self, const route_t *to, const wire_env_t *env)
 
 /* ------------------------------------------------------------------ entry point */
 
+zmq_msg_t *server_route_message(server_t *self, zsock_t *sock, zmq_msg_t *frames, size_t n,
+                                bool truncated, route_t *to)
+{
+    memset(to, 0, sizeof *to);
+    to->sock = sock;
+    to->id_len = zmq_msg_size(&frames[0]);
+    if (to->id_len > ROUTE_ID_MAX)
+        to->id_len = ROUTE_ID_MAX;
+    memcpy(to->id, zmq_msg_data(&frames[0]), to->id_len);
+    self->requests_in++;
+    if (n == 2 && !truncated)
+        return &frames[1];
+    if (n == 3 && !truncated && zmq_msg_size(&frames[1]) == 0) {
+        to->delimiter = true; /* a REQ peer */
+        return &frames[2];
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "a request is one frame holding an Envelope; got a message of %s%zu frames",
+             truncated ? "more than " : "", n - 1);
+    s_reply_now(self, to, "", CD_EINVAL, "envelope", msg);
+    return NULL;
+}
+
 void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncated, void *arg)
 {
     server_t *self = arg;
-    route_t to = {.sock = sock};
-    to.id_len = zmq_msg_size(&frames[0]);
-    if (to.id_len > ROUTE_ID_MAX)
-        to.id_len = ROUTE_ID_MAX;
-    memcpy(to.id, zmq_msg_data(&frames[0]), to.id_len);
-    self->requests_in++;
-
-    zmq_msg_t *body = NULL;
-    if (n == 2 && !truncated)
-        body = &frames[1];
-    else if (n == 3 && !truncated && zmq_msg_size(&frames[1]) == 0) {
-        to.delimiter = true; /* a REQ peer */
-        body = &frames[2];
-    }
-    if (!body) {
-        char msg[128];
-        snprintf(msg, sizeof msg,
-                 "a request is one frame holding an Envelope; got a message of %s%zu frames",
-                 truncated ? "more than " : "", n - 1);
-        s_reply_now(self, &to, "", CD_EINVAL, "envelope", msg);
+    route_t to;
+    zmq_msg_t *body = server_route_message(self, sock, frames, n, truncated, &to);
+    if (!body)
         return;
-    }
     char rid[CD_REQUEST_ID_MAX + 1];
     cd_error_t err;
     wire_env_t *env = wire_decode(zmq_msg_data(body), zmq_msg_size(body), rid, &err);
@@ -308,10 +323,13 @@ void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncat
         s_list_calls(self, &to, rid, env->list_calls);
         break;
     default:
-        if (control_is_query(env))
+        if (wire_is_tablet_body(env))
+            s_reply_now(self, &to, rid, CD_EINVAL, "body",
+                        "tablet requests go to the units endpoint, not the control endpoint");
+        else if (control_is_query(env))
             s_query(self, &to, env);
         else
-            s_command(self, &to, env);
+            server_command(self, &to, env, NULL);
         break;
     }
     wire_free(env);

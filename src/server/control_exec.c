@@ -18,9 +18,53 @@ static uint8_t *s_call_reply(const char *rid, const cd_engine_t *engine, const c
     return wire_pack_call(rid, (uint64_t)cd_engine_last_seq(engine), c, true, len);
 }
 
-int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, uint8_t **buf,
-                    size_t *len, cd_error_t *err)
+/* A tablet's request, for the unit its connection is bound to. */
+static int s_tablet_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx,
+                            const char *unit_id, uint8_t **buf, size_t *len, cd_error_t *err)
 {
+    cd_engine_t *e = self->engine;
+    int rc;
+    switch (env->body_case) {
+    case CODISPATCH__V1__ENVELOPE__BODY_ACK:
+        rc = cd_engine_unit_ack(e, ctx, unit_id, env->ack->call_id, err);
+        break;
+    case CODISPATCH__V1__ENVELOPE__BODY_DECLINE:
+        rc = cd_engine_unit_decline(e, ctx, unit_id, env->decline->call_id, env->decline->reason,
+                                    err);
+        break;
+    case CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE: {
+        const Codispatch__V1__StatusUpdate *m = env->status_update;
+        cd_unit_status_t st = m->has_status ? wire_unit_status(m->status) : 0;
+        if (!st || st == CD_UNIT_ASSIGNED)
+            return cd_error_set(err, CD_EINVAL, "status",
+                                "status must be en_route, on_scene, transporting, at_facility, "
+                                "available, out_of_service or off_duty");
+        rc = cd_engine_unit_status(e, ctx, unit_id, st, err);
+        break;
+    }
+    case CODISPATCH__V1__ENVELOPE__BODY_POSITION: {
+        const Codispatch__V1__Position *m = env->position;
+        if (!m->has_lat || !m->has_lon)
+            return cd_error_set(err, CD_EINVAL, m->has_lat ? "lon" : "lat",
+                                "a position needs lat and lon");
+        rc = cd_engine_unit_position(e, ctx, unit_id, m->lat, m->lon, err);
+        break;
+    }
+    default:
+        return cd_error_set(err, CD_EINVAL, "body", "%s is not a tablet request",
+                            wire_body_name(env));
+    }
+    if (rc == CD_OK)
+        *buf = wire_pack_unit(ctx->request_id, (uint64_t)cd_engine_last_seq(e),
+                              cd_engine_find_unit(e, unit_id), e, ctx->now_ms, len);
+    return rc;
+}
+
+int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, const char *unit_id,
+                    uint8_t **buf, size_t *len, cd_error_t *err)
+{
+    if (unit_id)
+        return s_tablet_execute(self, env, ctx, unit_id, buf, len, err);
     cd_engine_t *e = self->engine;
     const char *rid = ctx->request_id;
     const cd_call_t *call = NULL;
@@ -64,7 +108,7 @@ int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, 
             rc = cd_engine_update_unit(e, ctx, &in, &u, err);
         }
         if (rc == CD_OK)
-            *buf = wire_pack_unit(rid, (uint64_t)cd_engine_last_seq(e), u, e, len);
+            *buf = wire_pack_unit(rid, (uint64_t)cd_engine_last_seq(e), u, e, ctx->now_ms, len);
         return rc;
     }
     case CODISPATCH__V1__ENVELOPE__BODY_REMOVE_UNIT: {
@@ -74,7 +118,8 @@ int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, 
             before = *u;
         rc = cd_engine_remove_unit(e, ctx, env->remove_unit->unit_id, err);
         if (rc == CD_OK)
-            *buf = wire_pack_unit(rid, (uint64_t)cd_engine_last_seq(e), &before, e, len);
+            *buf =
+                wire_pack_unit(rid, (uint64_t)cd_engine_last_seq(e), &before, e, ctx->now_ms, len);
         return rc;
     }
     case CODISPATCH__V1__ENVELOPE__BODY_SET_PLAN: {
@@ -124,7 +169,7 @@ int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_
         size_t cap = cd_engine_unit_count(e);
         const cd_unit_t **units = cd_xcalloc(cap ? cap : 1, sizeof *units);
         size_t n = cd_engine_list_units(e, st, cap, units);
-        *buf = wire_pack_units(rid, seq, units, n, e, len);
+        *buf = wire_pack_units(rid, seq, units, n, e, server_now_ms(), len);
         free(units);
         return CD_OK;
     }

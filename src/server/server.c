@@ -102,10 +102,11 @@ static void s_on_ready(void *arg)
     s_arm_deadline(self);
 }
 
-static void s_on_committed(void *arg, int64_t seq)
+static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
 {
     server_t *self = arg;
     outbox_release(self->outbox, seq);
+    units_on_committed(self, events);
 }
 
 static void s_on_lost(void *arg, int64_t committed, const char *why)
@@ -184,7 +185,8 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->engine = cd_engine_new();
     cd_engine_config_t ecfg = {.speed_kmh = (double)cfg->speed_kmh,
                                .language_bonus_s = (int)cfg->language_bonus_min * 60,
-                               .max_missed_acks = (int)cfg->max_missed_acks};
+                               .max_missed_acks = (int)cfg->max_missed_acks,
+                               .unreachable_after_s = (int)cfg->unreachable_after_s};
     cd_engine_set_config(self->engine, &ecfg);
     self->outbox = outbox_new();
 
@@ -204,7 +206,8 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->armed_for = INT64_MAX;
     self->prepare.data = self->check.data = self->housekeeping.data = self->deadline.data = self;
 
-    if (s_open_control(self, cfg->control, err, errlen) != 0) {
+    if (s_open_control(self, cfg->control, err, errlen) != 0 ||
+        units_open(self, cfg->units, (int)cfg->heartbeat_ms, err, errlen) != 0) {
         server_shutdown(self);
         uv_run(loop, UV_RUN_DEFAULT); /* let the handles close */
         server_destroy(&self);
@@ -222,12 +225,12 @@ void server_banner(const server_t *self, FILE *out)
     fprintf(out,
             "codispatchd %s\n"
             "  control   %-28s dispatcher consoles and the codispatch tool\n"
-            "  units     %-28s unit tablets (not served yet)\n"
+            "  units     %-28s unit tablets\n"
             "  stream    %-28s live status stream (not served yet)\n"
             "  http      %-28s dashboard (not served yet)\n"
             "  database  %s\n"
             "Press Ctrl-C to stop.\n",
-            CODISPATCH_VERSION, zsock_endpoint(self->control), self->units_endpoint,
+            CODISPATCH_VERSION, zsock_endpoint(self->control), units_endpoint(self),
             self->stream_endpoint, self->http_address, self->db_label);
     fflush(out);
 }
@@ -242,6 +245,7 @@ static void s_teardown(server_t *self)
                  "the server stopped before this was saved; retry with the same request_id");
     outbox_fail(self->outbox, committed, &err);
     zsock_destroy(&self->control);
+    units_close(self);
     uv_close((uv_handle_t *)&self->prepare, NULL);
     uv_close((uv_handle_t *)&self->check, NULL);
     uv_close((uv_handle_t *)&self->housekeeping, NULL);

@@ -12,10 +12,13 @@
 #include "wire.h"
 #include "zsock.h"
 
+typedef struct units units_t; /* units.c */
+
 struct server {
     uv_loop_t *loop;
     void *zctx;
     zsock_t *control;
+    units_t *units;
     cd_engine_t *engine;
     store_t *store;
     outbox_t *outbox;
@@ -41,8 +44,28 @@ void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncat
 
 /* control_exec.c: runs one state-changing request on the engine and packs its reply into
  * *buf (malloc'd) — or refuses it with *err and records nothing. */
-int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, uint8_t **buf,
-                    size_t *len, cd_error_t *err);
+int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, const char *unit_id,
+                    uint8_t **buf, size_t *len, cd_error_t *err);
+
+/* A state-changing request from the control socket (unit_id NULL, actor "console") or from a
+ * tablet bound to unit_id (actor "unit:<id>"): idempotent by request_id, applied to the
+ * engine, answered after commit. */
+void server_command(server_t *self, const route_t *to, const wire_env_t *env, const char *unit_id);
+/* Fails a request now with code and a sentence. */
+void server_refuse(server_t *self, const route_t *to, const char *rid, cd_code_t code,
+                   const char *field, const char *msg);
+/* Reads the routing id (and a REQ peer's delimiter) of a ROUTER message; returns its body
+ * frame, or NULL (having answered) when the framing is wrong. */
+zmq_msg_t *server_route_message(server_t *self, zsock_t *sock, zmq_msg_t *frames, size_t n,
+                                bool truncated, route_t *to);
+
+/* units.c: the units socket (tablets). */
+int units_open(server_t *self, const char *endpoint, int heartbeat_ms, char *err, size_t errlen);
+void units_close(server_t *self);
+/* The endpoint the units socket is bound to ("" if none). */
+const char *units_endpoint(const server_t *self);
+/* Pushes committed assignment changes to the units' tablets. */
+void units_on_committed(server_t *self, const cd_event_log_t *events);
 /* Reads answered from the engine's memory (units, plans, recommendations, alerts). */
 bool control_is_query(const wire_env_t *env);
 int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_t **buf,

@@ -393,9 +393,9 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
     self->in_flight = false;
     if (ok) {
         self->committed_seq = self->flight.last_seq;
-        s_batch_clear(&self->flight);
         if (self->cb.on_committed)
-            self->cb.on_committed(self->arg, self->committed_seq);
+            self->cb.on_committed(self->arg, self->committed_seq, &self->flight.events);
+        s_batch_clear(&self->flight);
         store_flush(self); /* what gathered meanwhile goes now */
         return;
     }

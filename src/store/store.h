@@ -44,8 +44,9 @@ typedef struct store_callbacks {
     /* Everything after committed_seq is lost (batch refused, connection lost, shutdown):
      * answer what waited for it with UNAVAILABLE.  why is one sentence. */
     void (*on_lost)(void *arg, int64_t committed_seq, const char *why);
-    /* Everything up to seq is durable. */
-    void (*on_committed)(void *arg, int64_t seq);
+    /* Everything up to seq is durable; events are the ones that just committed (borrowed,
+     * valid during the call): what may now be pushed to tablets and streams. */
+    void (*on_committed)(void *arg, int64_t seq, const cd_event_log_t *events);
 } store_callbacks_t;
 
 typedef struct store_options {

@@ -32,6 +32,13 @@ static const char *const s_body_names[] = {
     [CODISPATCH__V1__ENVELOPE__BODY_PLAN] = "plan",
     [CODISPATCH__V1__ENVELOPE__BODY_RECOMMENDATION] = "recommendation",
     [CODISPATCH__V1__ENVELOPE__BODY_ALERT_LIST] = "alert_list",
+    [CODISPATCH__V1__ENVELOPE__BODY_HELLO] = "hello",
+    [CODISPATCH__V1__ENVELOPE__BODY_ACK] = "ack",
+    [CODISPATCH__V1__ENVELOPE__BODY_DECLINE] = "decline",
+    [CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE] = "status_update",
+    [CODISPATCH__V1__ENVELOPE__BODY_POSITION] = "position",
+    [CODISPATCH__V1__ENVELOPE__BODY_WELCOME] = "welcome",
+    [CODISPATCH__V1__ENVELOPE__BODY_ASSIGNMENT] = "assignment",
 };
 
 const char *wire_body_name(const wire_env_t *env)
@@ -100,6 +107,11 @@ wire_env_t *wire_decode(const void *data, size_t len, char request_id[CD_REQUEST
     case CODISPATCH__V1__ENVELOPE__BODY_ADD_NOTE:
     case CODISPATCH__V1__ENVELOPE__BODY_CLOSE_CALL:
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_ALERTS:
+    case CODISPATCH__V1__ENVELOPE__BODY_HELLO:
+    case CODISPATCH__V1__ENVELOPE__BODY_ACK:
+    case CODISPATCH__V1__ENVELOPE__BODY_DECLINE:
+    case CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE:
+    case CODISPATCH__V1__ENVELOPE__BODY_POSITION:
         return env;
     case CODISPATCH__V1__ENVELOPE__BODY__NOT_SET:
         cd_error_set(err, CD_EINVAL, "body",
@@ -293,4 +305,18 @@ int wire_cd_code(Codispatch__V1__Code code)
         if (wire_code(c) == code)
             return c;
     return CD_EINTERNAL;
+}
+
+bool wire_is_tablet_body(const wire_env_t *env)
+{
+    switch (env->body_case) {
+    case CODISPATCH__V1__ENVELOPE__BODY_HELLO:
+    case CODISPATCH__V1__ENVELOPE__BODY_ACK:
+    case CODISPATCH__V1__ENVELOPE__BODY_DECLINE:
+    case CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE:
+    case CODISPATCH__V1__ENVELOPE__BODY_POSITION:
+        return true;
+    default:
+        return false;
+    }
 }

@@ -61,10 +61,20 @@ cd_unit_status_t wire_unit_status(Codispatch__V1__UnitStatus s);
 /* Builds a plan from the wire; checks what can be checked without the engine. */
 int wire_plan_from_pb(const Codispatch__V1__Plan *m, cd_plan_t *out, cd_error_t *err);
 
+/* now_ms: for the unit's reachability. */
 uint8_t *wire_pack_unit(const char *request_id, uint64_t seq, const cd_unit_t *u,
-                        const cd_engine_t *engine, size_t *len);
+                        const cd_engine_t *engine, int64_t now_ms, size_t *len);
 uint8_t *wire_pack_units(const char *request_id, uint64_t seq, const cd_unit_t *const *units,
-                         size_t n, const cd_engine_t *engine, size_t *len);
+                         size_t n, const cd_engine_t *engine, int64_t now_ms, size_t *len);
+uint8_t *wire_pack_welcome(const char *request_id, uint64_t seq, const cd_unit_t *u,
+                           const cd_engine_t *engine, int64_t now_ms, uint32_t heartbeat_ms,
+                           const char *server_version, size_t *len);
+/* A push to a tablet: the assignment with status as of the event at seq, and its call (PII
+ * included: it goes to the assigned unit only). */
+uint8_t *wire_pack_assignment(uint64_t seq, const cd_assignment_t *a, const char *status,
+                              const cd_call_t *call, size_t *len);
+/* True for the bodies a tablet sends on the units socket. */
+bool wire_is_tablet_body(const wire_env_t *env);
 uint8_t *wire_pack_plan(const char *request_id, uint64_t seq, const cd_plan_t *plan, size_t *len);
 uint8_t *wire_pack_plans(const char *request_id, uint64_t seq, const cd_plan_t *const *plans,
                          size_t n, size_t *len);

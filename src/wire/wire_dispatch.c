@@ -158,7 +158,8 @@ typedef struct s_unit_pb {
     char *caps[CD_UNIT_CAPS_MAX];
 } s_unit_pb_t;
 
-static void s_unit_to_pb(const cd_unit_t *u, const cd_engine_t *engine, s_unit_pb_t *p)
+static void s_unit_to_pb(const cd_unit_t *u, const cd_engine_t *engine, int64_t now_ms,
+                         s_unit_pb_t *p)
 {
     Codispatch__V1__Unit *m = &p->m;
     codispatch__v1__unit__init(m);
@@ -192,28 +193,35 @@ static void s_unit_to_pb(const cd_unit_t *u, const cd_engine_t *engine, s_unit_p
     m->last_dispatch_ms = u->last_dispatch_ms;
     m->has_missed_acks = true;
     m->missed_acks = (uint32_t)u->missed_acks;
+    m->has_tablet_connected = m->has_reachable = true;
+    m->tablet_connected = u->link_up;
+    m->reachable = cd_engine_unit_reachable(engine, u, now_ms);
+    if (u->link_ms) {
+        m->has_link_ms = true;
+        m->link_ms = u->link_ms;
+    }
 }
 
 uint8_t *wire_pack_unit(const char *request_id, uint64_t seq, const cd_unit_t *u,
-                        const cd_engine_t *engine, size_t *len)
+                        const cd_engine_t *engine, int64_t now_ms, size_t *len)
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
     s_unit_pb_t p;
-    s_unit_to_pb(u, engine, &p);
+    s_unit_to_pb(u, engine, now_ms, &p);
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_UNIT;
     env.unit = &p.m;
     return wire_pack(&env, request_id, seq, len);
 }
 
 uint8_t *wire_pack_units(const char *request_id, uint64_t seq, const cd_unit_t *const *units,
-                         size_t n, const cd_engine_t *engine, size_t *len)
+                         size_t n, const cd_engine_t *engine, int64_t now_ms, size_t *len)
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__UnitList list = CODISPATCH__V1__UNIT_LIST__INIT;
     s_unit_pb_t *items = cd_xcalloc(n ? n : 1, sizeof *items);
     Codispatch__V1__Unit **ptrs = cd_xcalloc(n ? n : 1, sizeof *ptrs);
     for (size_t i = 0; i < n; i++) {
-        s_unit_to_pb(units[i], engine, &items[i]);
+        s_unit_to_pb(units[i], engine, now_ms, &items[i]);
         ptrs[i] = &items[i].m;
     }
     list.units = ptrs;
@@ -446,4 +454,64 @@ uint8_t *wire_pack_alerts(const char *request_id, uint64_t seq, const cd_alert_t
     free(items);
     free(ptrs);
     return buf;
+}
+
+/* ------------------------------------------------------------------ the units socket */
+
+uint8_t *wire_pack_welcome(const char *request_id, uint64_t seq, const cd_unit_t *u,
+                           const cd_engine_t *engine, int64_t now_ms, uint32_t heartbeat_ms,
+                           const char *server_version, size_t *len)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__Welcome w = CODISPATCH__V1__WELCOME__INIT;
+    s_unit_pb_t p;
+    s_unit_to_pb(u, engine, now_ms, &p);
+    w.unit_id = (char *)u->id;
+    w.server_version = (char *)server_version;
+    w.unit = &p.m;
+    w.has_heartbeat_ms = true;
+    w.heartbeat_ms = heartbeat_ms;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_WELCOME;
+    env.welcome = &w;
+    return wire_pack(&env, request_id, seq, len);
+}
+
+uint8_t *wire_pack_assignment(uint64_t seq, const cd_assignment_t *a, const char *status,
+                              const cd_call_t *call, size_t *len)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__AssignmentPush m = CODISPATCH__V1__ASSIGNMENT_PUSH__INIT;
+    char *partners[CD_PLAN_GROUPS_MAX * 4];
+    size_t np = 0;
+    m.assignment_id = (char *)a->id;
+    m.status = (char *)status;
+    m.unit_id = (char *)a->unit_id;
+    m.call_id = (char *)a->call_id;
+    m.has_ack_deadline_ms = true;
+    m.ack_deadline_ms = a->ack_deadline_ms;
+    if (a->end_reason[0])
+        m.end_reason = (char *)a->end_reason;
+    if (call) {
+        m.type = (char *)call->type;
+        m.has_priority = m.has_lat = m.has_lon = true;
+        m.priority = (uint32_t)call->priority;
+        m.lat = call->lat;
+        m.lon = call->lon;
+        m.address = call->address;
+        m.language = (char *)call->language;
+        m.has_weapon = m.has_violence = m.has_medical = true;
+        m.weapon = (call->risk & CD_RISK_WEAPON) != 0;
+        m.violence = (call->risk & CD_RISK_VIOLENCE) != 0;
+        m.medical = (call->risk & CD_RISK_MEDICAL) != 0;
+        m.summary = call->summary;
+        m.callback = (char *)call->callback; /* the assigned unit may call back */
+        for (int i = 0; i < call->n_asg && np < sizeof partners / sizeof partners[0]; i++)
+            if (call->asg[i] != a && cd_assign_is_active(call->asg[i]))
+                partners[np++] = call->asg[i]->unit_id;
+    }
+    m.partner_units = partners;
+    m.n_partner_units = np;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_ASSIGNMENT;
+    env.assignment = &m;
+    return wire_pack(&env, "", seq, len);
 }

@@ -132,6 +132,11 @@ const char *harness_control(const harness_t *self)
     return self->control;
 }
 
+const char *harness_units(const harness_t *self)
+{
+    return self->units;
+}
+
 const char *harness_conninfo(const harness_t *self)
 {
     return pgcluster_conninfo(self->cluster);

@@ -45,6 +45,7 @@ int harness_start_db(harness_t *self);
 void harness_ensure_up(harness_t *self);
 
 const char *harness_control(const harness_t *self);
+const char *harness_units(const harness_t *self);
 const char *harness_conninfo(const harness_t *self);
 const char *harness_dir(const harness_t *self);
 const char *harness_pgdir(const harness_t *self);

@@ -405,6 +405,19 @@ static int s_step(void)
         snprintf(what, sizeof what, "status %s %s", unit, cd_unit_status_name(st));
         return cd_engine_unit_status(E, &ctx, unit, st, &err);
     }
+    if (r < 78) {
+        bool has_lat, has_lon;
+        double lat, lon;
+        s_position(&has_lat, &has_lon, &lat, &lon);
+        snprintf(what, sizeof what, "position %s", unit);
+        return cd_engine_unit_position(E, &ctx, unit, lat, lon, &err);
+    }
+    if (r < 80) { /* the server saw the unit's tablet come or go */
+        bool up = chance(50);
+        ctx.actor = "system";
+        snprintf(what, sizeof what, "link %s %s", unit, up ? "up" : "down");
+        return cd_engine_unit_link(E, &ctx, unit, up, &err);
+    }
     ctx.actor = "console";
     if (r < 82) {
         const char *d = DISPOSITIONS[rn(8)];
@@ -428,7 +441,8 @@ static int s_step(void)
         cd_engine_effective_plan(E, cd_engine_find_call(E, call), &plan);
         for (int i = 0; i < rec.n; i++) {
             const cd_unit_t *cu = rec.items[i].unit;
-            CHECK(cu->status == CD_UNIT_AVAILABLE && !cu->removed,
+            CHECK(cu->status == CD_UNIT_AVAILABLE && !cu->removed &&
+                      cd_engine_unit_reachable(E, cu, now),
                   "step %d: %s: candidate %s is %s", step, what, cu->id,
                   cd_unit_status_name(cu->status));
             CHECK(!cd_plan_forbids(&plan, cu->type) && rec.items[i].tier >= 1 &&

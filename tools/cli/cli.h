@@ -128,5 +128,10 @@ int cmd_plan(const cli_t *cli, int argc, char **argv);
 int cmd_recommend(const cli_t *cli, int argc, char **argv);
 int cmd_dispatch(const cli_t *cli, int argc, char **argv);
 int cmd_alerts(const cli_t *cli, int argc, char **argv);
+/* cmd_connect.c: `unit connect`, a terminal tablet. */
+int cmd_unit_connect(const cli_t *cli, int argc, char **argv);
+
+/* sim.c: sim generate | offline | run (see cli_sim.h). */
+int cmd_sim(const cli_t *cli, int argc, char **argv);
 
 #endif

@@ -276,5 +276,7 @@ int cmd_unit(const cli_t *cli, int argc, char **argv)
         return s_update(cli, argc - 1, argv + 1);
     if (strcmp(sub, "remove") == 0)
         return s_remove(cli, argc - 1, argv + 1);
+    if (strcmp(sub, "connect") == 0)
+        return cmd_unit_connect(cli, argc - 1, argv + 1);
     return cli_usage_error(usage, "unknown unit subcommand '%s'", sub);
 }

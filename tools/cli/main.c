@@ -61,6 +61,20 @@ static const char *const HELP =
     "                                           given) to the top recommendation per group\n"
     "  alerts                                   active alerts for dispatchers\n"
     "\n"
+    "  unit connect UNIT_ID [--units-endpoint EP]\n"
+    "                                           a terminal tablet: prints assignments, reads\n"
+    "                                           ack | decline REASON | enroute | onscene |\n"
+    "                                           transporting | atfacility | clear | status S |\n"
+    "                                           pos LAT LON from stdin; reconnects by itself\n"
+    "\n"
+    "  sim generate --calls N --hours H --seed S --out calls.csv [--roster-out roster.csv\n"
+    "               --units U]                  a synthetic day for Los Angeles\n"
+    "  sim offline --roster R --calls C [--policy plan|closest|police_default] [--seed S]\n"
+    "                                           the engine in-process on a simulated clock\n"
+    "  sim run --roster R --calls C [--speed X] [--units-endpoint EP]\n"
+    "                                           replay against a running server with one\n"
+    "                                           simulated tablet per unit\n"
+    "\n"
     "Exit status: 0 done, 1 refused by the server (reason on stderr), 2 usage error,\n"
     "3 the server could not be reached.\n";
 
@@ -122,6 +136,8 @@ int main(int argc, char **argv)
         rc = cmd_dispatch(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "alerts") == 0)
         rc = cmd_alerts(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "sim") == 0)
+        rc = cmd_sim(&cli, nrest - 1, rest + 1);
     else
         rc = cli_usage_error("codispatch --help", "unknown command '%s'", rest[0]);
     free(rest);
