@@ -91,8 +91,9 @@ START_TEST(replays_a_scenario_and_closes_every_call)
     cJSON_Delete(o);
     free(out);
 
-    /* The server's own record agrees: every call closed with a disposition, every unit
-     * back in service. */
+    /* The server's own record agrees: every call closed with a disposition (the list view
+     * leaves assignments out; never_dispatched above covers them), every unit back in
+     * service. */
     snprintf(cmd, sizeof cmd, "%s --server %s --json call list --limit 100",
              harness_bin("codispatch"), harness_control(h));
     ck_assert_int_eq(harness_sh(cmd, &out), 0);
@@ -102,7 +103,6 @@ START_TEST(replays_a_scenario_and_closes_every_call)
         ck_assert_ptr_nonnull(c);
         ck_assert_str_eq(cJSON_GetObjectItem(c, "status")->valuestring, "closed");
         ck_assert_str_ne(cJSON_GetObjectItem(c, "disposition")->valuestring, "");
-        ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItem(c, "assignments")), 0);
         cJSON_Delete(c);
     }
     ck_assert_int_eq(n, 8);

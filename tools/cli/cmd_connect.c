@@ -287,14 +287,21 @@ int cmd_unit_connect(const cli_t *cli, int argc, char **argv)
     if (!self.t)
         return cli_usage_error(USAGE, "cannot connect to '%s' as '%s'", endpoint, pos[0]);
     bool running = true;
+    int64_t done_at = 0;
     while (running && !self.hello_refused) {
-        int wait = cdc_tablet_process(self.t, s_now_ms());
+        int64_t now = s_now_ms();
+        int wait = cdc_tablet_process(self.t, now);
         if (wait < 0)
             break;
-        /* Done: input ended and nothing is in flight. */
+        /* Done: input ended and nothing is in flight.  Linger a moment for the pushes that
+         * follow the last result (the assignment's own change). */
         if (self.eof && !self.line_len && !self.waiting_result && !self.waiting_assign &&
-            cdc_tablet_pending(self.t) == 0)
-            break;
+            cdc_tablet_pending(self.t) == 0) {
+            if (!done_at)
+                done_at = now;
+            if (now - done_at >= 300)
+                break;
+        }
         struct pollfd fds[2] = {{.fd = cdc_tablet_fd(self.t), .events = POLLIN},
                                 {.fd = STDIN_FILENO, .events = POLLIN}};
         int n = poll(fds, self.eof ? 1 : 2, wait > 200 ? 200 : wait);
