@@ -12,8 +12,6 @@
 
 #include "sim_run.h"
 
-/* ------------------------------------------------------------------ the report */
-
 static const sim_unit_t *s_roster_unit(const sr_run_t *r, const char *id)
 {
     for (size_t i = 0; i < r->n_units; i++)
@@ -153,6 +151,7 @@ int sr_report(sr_run_t *r, int64_t wall_ms)
     cJSON_AddNumberToObject(o, "max_pending_s", round(max_pending));
     cJSON_AddNumberToObject(o, "dispatch_requests", (double)r->dispatches);
     cJSON_AddNumberToObject(o, "dispatch_refused", (double)r->refusals);
+    cJSON_AddNumberToObject(o, "tablet_requests_unanswered", (double)r->given_up);
     cJSON_AddNumberToObject(o, "speed", r->speed);
     cJSON_AddNumberToObject(o, "wall_s", round((double)wall_ms / 100.0) / 10);
     cJSON_AddItemToObject(o, "left_open", open);
