@@ -50,7 +50,14 @@ typedef struct t_tab {
     int results, errors;
     int last_code;
     Codispatch__V1__UnitStatus last_unit_status;
+    int welcomes;
 } t_tab_t;
+
+static void t_on_welcome(void *arg, const Codispatch__V1__Welcome *w)
+{
+    (void)w;
+    ((t_tab_t *)arg)->welcomes++;
+}
 
 static void t_on_assignment(void *arg, uint64_t seq, const Codispatch__V1__AssignmentPush *a)
 {
@@ -83,8 +90,10 @@ static void t_on_result(void *arg, const char *rid, const Codispatch__V1__Envelo
 static void t_open(t_tab_t *tab, const char *unit, uint64_t last_seq)
 {
     memset(tab, 0, sizeof *tab);
-    cdc_tablet_callbacks_t cb = {
-        .on_assignment = t_on_assignment, .on_result = t_on_result, .arg = tab};
+    cdc_tablet_callbacks_t cb = {.on_assignment = t_on_assignment,
+                                 .on_result = t_on_result,
+                                 .on_welcome = t_on_welcome,
+                                 .arg = tab};
     tab->t = cdc_tablet_new(harness_units(h), unit, last_seq, &cb);
     ck_assert_ptr_nonnull(tab->t);
 }
@@ -402,6 +411,30 @@ START_TEST(heartbeat_loss_marks_the_unit_unreachable)
 }
 END_TEST
 
+static bool t_welcomed_twice(const t_tab_t *tab)
+{
+    return tab->welcomes >= 2;
+}
+
+START_TEST(a_tablet_finds_a_restarted_server_by_itself)
+{
+    s_add_unit("TU6", 34.11);
+    t_tab_t tab;
+    t_open(&tab, "TU6", 0);
+    ck_assert(t_pump(&tab, t_welcomed, 10000));
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert_int_eq(harness_start_server(h), 0);
+    /* No help from the test: the library reconnects and says Hello again on its own. */
+    ck_assert_msg(t_pump(&tab, t_welcomed_twice, 20000), "the tablet did not come back");
+    char *call = s_call();
+    s_dispatch(call, "TU6");
+    ck_assert_msg(t_pump(&tab, t_got_push, 10000), "no push after the server restarted");
+    ck_assert_str_eq(tab.call_id, call);
+    cdc_tablet_destroy(&tab.t);
+    free(call);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("units");
@@ -412,6 +445,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, a_tablet_that_was_away_gets_the_assignment_once_on_reconnect);
     tcase_add_test(tc, illegal_moves_and_other_units_calls_are_refused);
     tcase_add_test(tc, heartbeat_loss_marks_the_unit_unreachable);
+    tcase_add_test(tc, a_tablet_finds_a_restarted_server_by_itself);
     suite_add_tcase(s, tc);
     return s;
 }
