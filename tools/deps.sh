@@ -8,6 +8,7 @@ CODISPATCH_PACKAGES=(
     cmake pkg-config make gcc
     libuv1-dev libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
     libpq-dev libcjson-dev uthash-dev check
+    libwebsockets-dev libwebsockets-evlib-uv
 )
 
 s_missing() {

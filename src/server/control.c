@@ -246,6 +246,7 @@ void server_command(server_t *self, const route_t *to, const wire_env_t *env, co
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = control_execute(self, env, &ctx, unit_id, &buf, &len, &err);
+    metrics_count_command(self, (int)env->body_case, rc);
     int64_t seq = cd_engine_last_seq(self->engine);
     if (rc != CD_OK) {
         /* A refusal may depend on state not yet committed (say, "already cancelled"). */

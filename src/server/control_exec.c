@@ -147,6 +147,7 @@ bool control_is_query(const wire_env_t *env)
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_PLANS:
     case CODISPATCH__V1__ENVELOPE__BODY_RECOMMEND:
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_ALERTS:
+    case CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT:
         return true;
     default:
         return false;
@@ -194,6 +195,10 @@ int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_
         free(alerts);
         return CD_OK;
     }
+    case CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT:
+        /* Held like every reply until seq is committed: the snapshot is the state at seq. */
+        *buf = wire_pack_snapshot(rid, seq, e, server_now_ms(), len);
+        return CD_OK;
     default:
         return cd_error_set(err, CD_EINTERNAL, "body", "no query %s", wire_body_name(env));
     }

@@ -105,13 +105,24 @@ static void s_on_ready(void *arg)
 static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
 {
     server_t *self = arg;
+    metrics_observe_commit(self);
     outbox_release(self->outbox, seq);
     units_on_committed(self, events);
+    live_on_committed(self, seq);
+    http_on_committed(self);
+}
+
+static void s_on_flush(void *arg, const cd_event_log_t *events)
+{
+    server_t *self = arg;
+    metrics_observe_flush(self, events->len);
+    live_on_flush(self, events);
 }
 
 static void s_on_lost(void *arg, int64_t committed, const char *why)
 {
     server_t *self = arg;
+    live_on_lost(self);
     if (outbox_len(self->outbox) == 0)
         return;
     cd_error_t err;
@@ -195,8 +206,10 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
         .request_retention_ms = cfg->request_retention_h * 3600LL * 1000,
         .max_batch_commands = (size_t)cfg->max_batch,
     };
-    store_callbacks_t cb = {
-        .on_ready = s_on_ready, .on_lost = s_on_lost, .on_committed = s_on_committed};
+    store_callbacks_t cb = {.on_ready = s_on_ready,
+                            .on_lost = s_on_lost,
+                            .on_committed = s_on_committed,
+                            .on_flush = s_on_flush};
     self->store = store_new(loop, &opt, self->engine, &cb, self);
 
     uv_prepare_init(loop, &self->prepare);
@@ -207,7 +220,9 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->prepare.data = self->check.data = self->housekeeping.data = self->deadline.data = self;
 
     if (s_open_control(self, cfg->control, err, errlen) != 0 ||
-        units_open(self, cfg->units, (int)cfg->heartbeat_ms, err, errlen) != 0) {
+        units_open(self, cfg->units, (int)cfg->heartbeat_ms, err, errlen) != 0 ||
+        live_open(self, cfg->stream, err, errlen) != 0 ||
+        http_open(self, cfg->http, err, errlen) != 0) {
         server_shutdown(self);
         uv_run(loop, UV_RUN_DEFAULT); /* let the handles close */
         server_destroy(&self);
@@ -226,12 +241,12 @@ void server_banner(const server_t *self, FILE *out)
             "codispatchd %s\n"
             "  control   %-28s dispatcher consoles and the codispatch tool\n"
             "  units     %-28s unit tablets\n"
-            "  stream    %-28s live status stream (not served yet)\n"
-            "  http      %-28s dashboard (not served yet)\n"
+            "  stream    %-28s live status stream (XPUB)\n"
+            "  http      http://%-21s dashboard, /metrics, /healthz, /readyz\n"
             "  database  %s\n"
             "Press Ctrl-C to stop.\n",
             CODISPATCH_VERSION, zsock_endpoint(self->control), units_endpoint(self),
-            self->stream_endpoint, self->http_address, self->db_label);
+            live_endpoint(self), self->http_address, self->db_label);
     fflush(out);
 }
 
@@ -246,6 +261,8 @@ static void s_teardown(server_t *self)
     outbox_fail(self->outbox, committed, &err);
     zsock_destroy(&self->control);
     units_close(self);
+    live_close(self);
+    http_close(self);
     uv_close((uv_handle_t *)&self->prepare, NULL);
     uv_close((uv_handle_t *)&self->check, NULL);
     uv_close((uv_handle_t *)&self->housekeeping, NULL);
@@ -285,6 +302,7 @@ void server_destroy(server_t **self_p)
         return;
     server_t *self = *self_p;
     *self_p = NULL;
+    http_finish();
     cd_engine_destroy(&self->engine);
     outbox_destroy(&self->outbox);
     if (self->zctx)

@@ -13,12 +13,26 @@
 #include "zsock.h"
 
 typedef struct units units_t; /* units.c */
+typedef struct live live_t;   /* live.c */
+typedef struct http http_t;   /* http.c */
+
+#define METRIC_KINDS   128 /* Envelope body cases */
+#define METRIC_RESULTS 10  /* 0 ok, then -cd_code_t */
+#define METRIC_BUCKETS 12
 
 struct server {
     uv_loop_t *loop;
     void *zctx;
     zsock_t *control;
     units_t *units;
+    live_t *live;
+    http_t *http;
+    /* Metrics (metrics.c renders them). */
+    unsigned long commands[METRIC_KINDS][METRIC_RESULTS];
+    unsigned long batch_size[METRIC_BUCKETS + 1], commit_ms[METRIC_BUCKETS + 1];
+    unsigned long batches;
+    double batch_events_sum, commit_seconds_sum;
+    uint64_t flush_ns; /* when the batch in flight was sent */
     cd_engine_t *engine;
     store_t *store;
     outbox_t *outbox;
@@ -64,6 +78,30 @@ int units_open(server_t *self, const char *endpoint, int heartbeat_ms, char *err
 void units_close(server_t *self);
 /* The endpoint the units socket is bound to ("" if none). */
 const char *units_endpoint(const server_t *self);
+/* live.c: the XPUB stream; changes rendered at flush, published at commit. */
+int live_open(server_t *self, const char *endpoint, char *err, size_t errlen);
+void live_close(server_t *self);
+const char *live_endpoint(const server_t *self);
+long live_subscriptions(const server_t *self);
+void live_on_flush(server_t *self, const cd_event_log_t *events);
+void live_on_committed(server_t *self, int64_t seq);
+void live_on_lost(server_t *self);
+
+/* http.c: dashboard, /api/snapshot, /ws, /metrics, /healthz, /readyz (libwebsockets). */
+int http_open(server_t *self, const char *address, char *err, size_t errlen);
+void http_close(server_t *self);
+/* Once the loop has stopped: finishes tearing libwebsockets down. */
+void http_finish(void);
+void http_broadcast(server_t *self, const char *json, int64_t seq);
+void http_on_committed(server_t *self);
+size_t http_ws_clients(const server_t *self);
+
+/* metrics.c: Prometheus text (malloc'd); the bucket bounds the histograms use. */
+char *metrics_render(const server_t *self);
+void metrics_observe_flush(server_t *self, size_t events);
+void metrics_observe_commit(server_t *self);
+void metrics_count_command(server_t *self, int body_case, int rc);
+
 /* Pushes committed assignment changes to the units' tablets. */
 void units_on_committed(server_t *self, const cd_event_log_t *events);
 /* Reads answered from the engine's memory (units, plans, recommendations, alerts). */

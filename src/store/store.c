@@ -428,6 +428,8 @@ void store_flush(store_t *self)
         if (b->requests[i]->seq > b->last_seq)
             b->last_seq = b->requests[i]->seq;
 
+    if (self->cb.on_flush && b->events.len)
+        self->cb.on_flush(self->arg, &b->events);
     pgc_job_t *job = pgc_job_new(s_on_batch_done, self);
     if (b->events.len) {
         char *events = store_sql_events_json(&b->events);

@@ -47,6 +47,9 @@ typedef struct store_callbacks {
     /* Everything up to seq is durable; events are the ones that just committed (borrowed,
      * valid during the call): what may now be pushed to tablets and streams. */
     void (*on_committed)(void *arg, int64_t seq, const cd_event_log_t *events);
+    /* A batch is about to be sent: the engine's state is exactly the state after these
+     * events, so this is when to render what may be shown once they commit. */
+    void (*on_flush)(void *arg, const cd_event_log_t *events);
 } store_callbacks_t;
 
 typedef struct store_options {

@@ -39,6 +39,8 @@ static const char *const s_body_names[] = {
     [CODISPATCH__V1__ENVELOPE__BODY_POSITION] = "position",
     [CODISPATCH__V1__ENVELOPE__BODY_WELCOME] = "welcome",
     [CODISPATCH__V1__ENVELOPE__BODY_ASSIGNMENT] = "assignment",
+    [CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT] = "snapshot",
+    [CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT_REPLY] = "snapshot_reply",
 };
 
 const char *wire_body_name(const wire_env_t *env)
@@ -112,6 +114,7 @@ wire_env_t *wire_decode(const void *data, size_t len, char request_id[CD_REQUEST
     case CODISPATCH__V1__ENVELOPE__BODY_DECLINE:
     case CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE:
     case CODISPATCH__V1__ENVELOPE__BODY_POSITION:
+    case CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT:
         return env;
     case CODISPATCH__V1__ENVELOPE__BODY__NOT_SET:
         cd_error_set(err, CD_EINVAL, "body",

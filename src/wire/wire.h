@@ -73,6 +73,20 @@ uint8_t *wire_pack_welcome(const char *request_id, uint64_t seq, const cd_unit_t
  * included: it goes to the assigned unit only). */
 uint8_t *wire_pack_assignment(uint64_t seq, const cd_assignment_t *a, const char *status,
                               const cd_call_t *call, size_t *len);
+/* --- Live status (wire_live.c): never any caller PII --- */
+
+/* The stream topic of an event ("call.C-000001", "unit.M1", "alert.ack_timeout",
+ * "plan.substance"); -1 for an event that is not published. */
+int wire_change_topic(const cd_event_t *ev, char *topic, size_t cap);
+/* Snapshot reply of the whole live state as of seq. */
+uint8_t *wire_pack_snapshot(const char *request_id, uint64_t seq, const cd_engine_t *e,
+                            int64_t now_ms, size_t *len);
+/* A StreamChange for one event, with the current records of what it names. */
+uint8_t *wire_pack_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_ms, size_t *len);
+/* The same two for the dashboard, as JSON text (malloc'd); change: NULL if not published. */
+char *wire_json_snapshot(uint64_t seq, const cd_engine_t *e, int64_t now_ms);
+char *wire_json_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_ms);
+
 /* True for the bodies a tablet sends on the units socket. */
 bool wire_is_tablet_body(const wire_env_t *env);
 uint8_t *wire_pack_plan(const char *request_id, uint64_t seq, const cd_plan_t *plan, size_t *len);

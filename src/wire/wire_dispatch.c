@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "wire_int.h"
 
 /* ------------------------------------------------------------------ calls: details */
 
@@ -152,14 +153,8 @@ void wire_update_unit_input(const Codispatch__V1__UpdateUnit *m, cd_unit_input_t
                                 : 0;
 }
 
-typedef struct s_unit_pb {
-    Codispatch__V1__Unit m;
-    char *langs[CD_UNIT_LANGS_MAX];
-    char *caps[CD_UNIT_CAPS_MAX];
-} s_unit_pb_t;
-
-static void s_unit_to_pb(const cd_unit_t *u, const cd_engine_t *engine, int64_t now_ms,
-                         s_unit_pb_t *p)
+void wire__unit_to_pb(const cd_unit_t *u, const cd_engine_t *engine, int64_t now_ms,
+                      wire_unit_pb_t *p)
 {
     Codispatch__V1__Unit *m = &p->m;
     codispatch__v1__unit__init(m);
@@ -206,8 +201,8 @@ uint8_t *wire_pack_unit(const char *request_id, uint64_t seq, const cd_unit_t *u
                         const cd_engine_t *engine, int64_t now_ms, size_t *len)
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
-    s_unit_pb_t p;
-    s_unit_to_pb(u, engine, now_ms, &p);
+    wire_unit_pb_t p;
+    wire__unit_to_pb(u, engine, now_ms, &p);
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_UNIT;
     env.unit = &p.m;
     return wire_pack(&env, request_id, seq, len);
@@ -218,10 +213,10 @@ uint8_t *wire_pack_units(const char *request_id, uint64_t seq, const cd_unit_t *
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__UnitList list = CODISPATCH__V1__UNIT_LIST__INIT;
-    s_unit_pb_t *items = cd_xcalloc(n ? n : 1, sizeof *items);
+    wire_unit_pb_t *items = cd_xcalloc(n ? n : 1, sizeof *items);
     Codispatch__V1__Unit **ptrs = cd_xcalloc(n ? n : 1, sizeof *ptrs);
     for (size_t i = 0; i < n; i++) {
-        s_unit_to_pb(units[i], engine, now_ms, &items[i]);
+        wire__unit_to_pb(units[i], engine, now_ms, &items[i]);
         ptrs[i] = &items[i].m;
     }
     list.units = ptrs;
@@ -308,14 +303,7 @@ int wire_plan_from_pb(const Codispatch__V1__Plan *m, cd_plan_t *out, cd_error_t 
     return cd_plan_validate(out, err);
 }
 
-typedef struct s_plan_pb {
-    Codispatch__V1__Plan m;
-    char groups[CD_PLAN_TEXT_MAX + 1];
-    char *forbidden[CD_PLAN_LIST_MAX], *requires[CD_PLAN_LIST_MAX];
-    uint32_t ack[CD_PRIORITIES], target[CD_PRIORITIES], pending[CD_PRIORITIES];
-} s_plan_pb_t;
-
-static void s_plan_to_pb(const cd_plan_t *plan, s_plan_pb_t *p)
+void wire__plan_to_pb(const cd_plan_t *plan, wire_plan_pb_t *p)
 {
     Codispatch__V1__Plan *m = &p->m;
     codispatch__v1__plan__init(m);
@@ -350,8 +338,8 @@ static void s_plan_to_pb(const cd_plan_t *plan, s_plan_pb_t *p)
 uint8_t *wire_pack_plan(const char *request_id, uint64_t seq, const cd_plan_t *plan, size_t *len)
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
-    s_plan_pb_t *p = cd_xcalloc(1, sizeof *p);
-    s_plan_to_pb(plan, p);
+    wire_plan_pb_t *p = cd_xcalloc(1, sizeof *p);
+    wire__plan_to_pb(plan, p);
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_PLAN;
     env.plan = &p->m;
     uint8_t *buf = wire_pack(&env, request_id, seq, len);
@@ -364,10 +352,10 @@ uint8_t *wire_pack_plans(const char *request_id, uint64_t seq, const cd_plan_t *
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__PlanList list = CODISPATCH__V1__PLAN_LIST__INIT;
-    s_plan_pb_t *items = cd_xcalloc(n ? n : 1, sizeof *items);
+    wire_plan_pb_t *items = cd_xcalloc(n ? n : 1, sizeof *items);
     Codispatch__V1__Plan **ptrs = cd_xcalloc(n ? n : 1, sizeof *ptrs);
     for (size_t i = 0; i < n; i++) {
-        s_plan_to_pb(plans[i], &items[i]);
+        wire__plan_to_pb(plans[i], &items[i]);
         ptrs[i] = &items[i].m;
     }
     list.plans = ptrs;
@@ -427,6 +415,18 @@ uint8_t *wire_pack_recommendation(const char *request_id, uint64_t seq, const ch
 
 /* ------------------------------------------------------------------ alerts */
 
+void wire__alert_to_pb(const cd_alert_t *a, Codispatch__V1__Alert *m)
+{
+    codispatch__v1__alert__init(m);
+    m->has_alert_no = m->has_raised_ms = true;
+    m->alert_no = (uint64_t)a->no;
+    m->kind = (char *)cd_alert_kind_name(a->kind);
+    m->call_id = (char *)a->call_id;
+    m->unit_id = (char *)a->unit_id;
+    m->message = (char *)a->message;
+    m->raised_ms = a->raised_ms;
+}
+
 uint8_t *wire_pack_alerts(const char *request_id, uint64_t seq, const cd_alert_t *const *alerts,
                           size_t n, size_t *len)
 {
@@ -435,16 +435,8 @@ uint8_t *wire_pack_alerts(const char *request_id, uint64_t seq, const cd_alert_t
     Codispatch__V1__Alert *items = cd_xcalloc(n ? n : 1, sizeof *items);
     Codispatch__V1__Alert **ptrs = cd_xcalloc(n ? n : 1, sizeof *ptrs);
     for (size_t i = 0; i < n; i++) {
-        Codispatch__V1__Alert *m = &items[i];
-        codispatch__v1__alert__init(m);
-        m->has_alert_no = m->has_raised_ms = true;
-        m->alert_no = (uint64_t)alerts[i]->no;
-        m->kind = (char *)cd_alert_kind_name(alerts[i]->kind);
-        m->call_id = (char *)alerts[i]->call_id;
-        m->unit_id = (char *)alerts[i]->unit_id;
-        m->message = (char *)alerts[i]->message;
-        m->raised_ms = alerts[i]->raised_ms;
-        ptrs[i] = m;
+        wire__alert_to_pb(alerts[i], &items[i]);
+        ptrs[i] = &items[i];
     }
     list.alerts = ptrs;
     list.n_alerts = n;
@@ -464,8 +456,8 @@ uint8_t *wire_pack_welcome(const char *request_id, uint64_t seq, const cd_unit_t
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__Welcome w = CODISPATCH__V1__WELCOME__INIT;
-    s_unit_pb_t p;
-    s_unit_to_pb(u, engine, now_ms, &p);
+    wire_unit_pb_t p;
+    wire__unit_to_pb(u, engine, now_ms, &p);
     w.unit_id = (char *)u->id;
     w.server_version = (char *)server_version;
     w.unit = &p.m;

@@ -1,0 +1,145 @@
+/*  live.c — live status: the XPUB stream and the dashboard's change feed.
+ *
+ *  When a batch is flushed, the engine's state is exactly the state after the batch's events,
+ *  so that is when each event's change is rendered (protobuf for the stream, JSON for
+ *  WebSocket clients).  The rendered changes wait here until their batch commits and are
+ *  then published; if the batch is lost they are dropped.  Nothing is shown before it is
+ *  durable, and nothing shown was later undone.
+ *
+ *  A slow subscriber cannot grow the server's memory: the XPUB high-water mark drops its
+ *  messages (it sees the gap in seq and takes a new snapshot), and a WebSocket client whose
+ *  queue is too long is sent a fresh snapshot instead (http.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_priv.h"
+
+#define STREAM_HWM 10000
+
+typedef struct live_msg {
+    int64_t seq;
+    char topic[96];
+    uint8_t *pb;
+    size_t pb_len;
+    char *json;
+} live_msg_t;
+
+struct live {
+    zsock_t *pub;
+    live_msg_t *pending;
+    size_t n, cap;
+    long subscriptions; /* live topic subscriptions on the stream */
+    unsigned long published;
+};
+
+static void s_on_subscription(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncated, void *arg)
+{
+    (void)sock;
+    (void)truncated;
+    server_t *self = arg;
+    if (n < 1 || zmq_msg_size(&frames[0]) < 1)
+        return;
+    const uint8_t *d = zmq_msg_data(&frames[0]);
+    if (d[0] == 1)
+        self->live->subscriptions++;
+    else if (d[0] == 0 && self->live->subscriptions > 0)
+        self->live->subscriptions--;
+}
+
+int live_open(server_t *self, const char *endpoint, char *err, size_t errlen)
+{
+    live_t *l = cd_xcalloc(1, sizeof *l);
+    self->live = l;
+    l->pub = zsock_new(self->loop, self->zctx, ZMQ_XPUB, s_on_subscription, self);
+    if (!l->pub) {
+        snprintf(err, errlen, "cannot create the stream socket");
+        return -1;
+    }
+    int hwm = STREAM_HWM;
+    zmq_setsockopt(zsock_raw(l->pub), ZMQ_SNDHWM, &hwm, sizeof hwm);
+    return zsock_bind(l->pub, endpoint, err, errlen);
+}
+
+const char *live_endpoint(const server_t *self)
+{
+    return self->live && self->live->pub ? zsock_endpoint(self->live->pub) : "";
+}
+
+static void s_free_msg(live_msg_t *m)
+{
+    free(m->pb);
+    free(m->json);
+}
+
+void live_close(server_t *self)
+{
+    live_t *l = self->live;
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        s_free_msg(&l->pending[i]);
+    free(l->pending);
+    zsock_destroy(&l->pub);
+    free(l);
+    self->live = NULL;
+}
+
+long live_subscriptions(const server_t *self)
+{
+    return self->live ? self->live->subscriptions : 0;
+}
+
+void live_on_flush(server_t *self, const cd_event_log_t *events)
+{
+    live_t *l = self->live;
+    if (!l)
+        return;
+    int64_t now = server_now_ms();
+    for (size_t i = 0; i < events->len; i++) {
+        const cd_event_t *ev = &events->items[i];
+        live_msg_t m = {.seq = ev->seq};
+        if (wire_change_topic(ev, m.topic, sizeof m.topic) != 0)
+            continue;
+        m.pb = wire_pack_change(ev, self->engine, now, &m.pb_len);
+        m.json = wire_json_change(ev, self->engine, now);
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 64;
+            l->pending = cd_xrealloc(l->pending, l->cap * sizeof *l->pending);
+        }
+        l->pending[l->n++] = m;
+    }
+}
+
+void live_on_committed(server_t *self, int64_t seq)
+{
+    live_t *l = self->live;
+    if (!l)
+        return;
+    size_t done = 0;
+    for (; done < l->n && l->pending[done].seq <= seq; done++) {
+        live_msg_t *m = &l->pending[done];
+        char seqtext[24];
+        int sl = snprintf(seqtext, sizeof seqtext, "%lld", (long long)m->seq);
+        const void *parts[3] = {m->topic, seqtext, m->pb};
+        size_t lens[3] = {strlen(m->topic), (size_t)sl, m->pb_len};
+        zsock_send(l->pub, parts, lens, 3);
+        if (m->json)
+            http_broadcast(self, m->json, m->seq);
+        l->published++;
+        s_free_msg(m);
+    }
+    memmove(l->pending, l->pending + done, (l->n - done) * sizeof *l->pending);
+    l->n -= done;
+}
+
+void live_on_lost(server_t *self)
+{
+    live_t *l = self->live;
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        s_free_msg(&l->pending[i]);
+    l->n = 0;
+}

@@ -1,0 +1,176 @@
+/*  metrics.c — Prometheus text for /metrics.
+ *
+ *  Counters live in server_t and are bumped where things happen (commands in control.c,
+ *  batches in server.c); gauges are read from the engine when scraped.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "server_priv.h"
+
+/* Histogram bucket bounds: events per batch, and commit latency in milliseconds. */
+static const double s_size_le[METRIC_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+static const double s_ms_le[METRIC_BUCKETS] = {0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000};
+
+static void s_bucket(unsigned long *counts, const double *le, double v)
+{
+    int i = 0;
+    while (i < METRIC_BUCKETS && v > le[i])
+        i++;
+    counts[i]++; /* counts[METRIC_BUCKETS] is +Inf */
+}
+
+void metrics_observe_flush(server_t *self, size_t events)
+{
+    self->flush_ns = uv_hrtime();
+    self->batch_events_sum += (double)events;
+    s_bucket(self->batch_size, s_size_le, (double)events);
+}
+
+void metrics_observe_commit(server_t *self)
+{
+    if (!self->flush_ns)
+        return;
+    double ms = (double)(uv_hrtime() - self->flush_ns) / 1e6;
+    self->flush_ns = 0;
+    self->batches++;
+    self->commit_seconds_sum += ms / 1000.0;
+    s_bucket(self->commit_ms, s_ms_le, ms);
+}
+
+void metrics_count_command(server_t *self, int body_case, int rc)
+{
+    int result = rc >= 0 ? 0 : -rc;
+    if (body_case >= 0 && body_case < METRIC_KINDS && result < METRIC_RESULTS)
+        self->commands[body_case][result]++;
+}
+
+typedef struct s_buf {
+    char *p;
+    size_t len, cap;
+} s_buf_t;
+
+static void s_add(s_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_add(s_buf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = b->cap * 2 + (size_t)(n > 0 ? n : 64);
+        b->p = cd_xrealloc(b->p, b->cap);
+    }
+}
+
+static void s_histogram(s_buf_t *b, const char *name, const char *help, const unsigned long *c,
+                        const double *le, double scale, double sum, unsigned long count)
+{
+    s_add(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    unsigned long cum = 0;
+    for (int i = 0; i < METRIC_BUCKETS; i++) {
+        cum += c[i];
+        s_add(b, "%s_bucket{le=\"%g\"} %lu\n", name, le[i] * scale, cum);
+    }
+    cum += c[METRIC_BUCKETS];
+    s_add(b, "%s_bucket{le=\"+Inf\"} %lu\n%s_sum %g\n%s_count %lu\n", name, cum, name, sum, name,
+          count);
+}
+
+char *metrics_render(const server_t *self)
+{
+    s_buf_t b = {.cap = 8192};
+    b.p = cd_xmalloc(b.cap);
+    b.p[0] = '\0';
+    bool up = store_state(self->store) == STORE_READY;
+    s_add(&b,
+          "# HELP codispatch_database_up 1 when PostgreSQL is reachable and state loaded.\n"
+          "# TYPE codispatch_database_up gauge\ncodispatch_database_up %d\n",
+          up ? 1 : 0);
+    s_add(&b, "# HELP codispatch_commands_total Commands by kind and result.\n"
+              "# TYPE codispatch_commands_total counter\n");
+    Codispatch__V1__Envelope probe = CODISPATCH__V1__ENVELOPE__INIT;
+    for (int k = 0; k < METRIC_KINDS; k++)
+        for (int r = 0; r < METRIC_RESULTS; r++) {
+            if (!self->commands[k][r])
+                continue;
+            probe.body_case = (Codispatch__V1__Envelope__BodyCase)k;
+            s_add(&b, "codispatch_commands_total{kind=\"%s\",result=\"%s\"} %lu\n",
+                  wire_body_name(&probe), r == 0 ? "ok" : cd_code_name(-r), self->commands[k][r]);
+        }
+    s_histogram(&b, "codispatch_batch_events", "Events per committed batch (group commit).",
+                self->batch_size, s_size_le, 1, self->batch_events_sum, self->batches);
+    s_histogram(&b, "codispatch_commit_seconds", "Time from sending a batch to its COMMIT.",
+                self->commit_ms, s_ms_le, 0.001, self->commit_seconds_sum, self->batches);
+    s_add(&b,
+          "# HELP codispatch_requests_total Messages received on the sockets.\n"
+          "# TYPE codispatch_requests_total counter\ncodispatch_requests_total %lu\n",
+          self->requests_in);
+    s_add(&b,
+          "# HELP codispatch_stream_subscriptions Topic subscriptions on the stream.\n"
+          "# TYPE codispatch_stream_subscriptions gauge\ncodispatch_stream_subscriptions %ld\n",
+          live_subscriptions(self));
+    s_add(&b,
+          "# HELP codispatch_websocket_clients Dashboards connected over WebSocket.\n"
+          "# TYPE codispatch_websocket_clients gauge\ncodispatch_websocket_clients %zu\n",
+          http_ws_clients(self));
+    if (!up)
+        return b.p;
+
+    s_add(&b,
+          "# HELP codispatch_open_calls Calls not closed or cancelled.\n"
+          "# TYPE codispatch_open_calls gauge\ncodispatch_open_calls %zu\n",
+          cd_engine_open_calls(self->engine));
+    size_t open = cd_engine_open_calls(self->engine);
+    const cd_call_t **q = cd_xcalloc(open ? open : 1, sizeof *q);
+    size_t nq = cd_engine_pending_queue(self->engine, open, q);
+    unsigned long by_prio[5] = {0};
+    int64_t oldest = 0, now = server_now_ms();
+    for (size_t i = 0; i < nq; i++) {
+        if (q[i]->priority >= 1 && q[i]->priority <= 4)
+            by_prio[q[i]->priority]++;
+        if (!oldest || q[i]->pending_since_ms < oldest)
+            oldest = q[i]->pending_since_ms;
+    }
+    free(q);
+    s_add(&b, "# HELP codispatch_pending_calls Calls waiting for a unit, by priority.\n"
+              "# TYPE codispatch_pending_calls gauge\n");
+    for (int p = 1; p <= 4; p++)
+        s_add(&b, "codispatch_pending_calls{priority=\"%d\"} %lu\n", p, by_prio[p]);
+    s_add(&b,
+          "# HELP codispatch_oldest_pending_seconds How long the longest-waiting call has "
+          "waited.\n# TYPE codispatch_oldest_pending_seconds gauge\n"
+          "codispatch_oldest_pending_seconds %.3f\n",
+          oldest ? (double)(now - oldest) / 1000.0 : 0.0);
+
+    s_add(&b, "# HELP codispatch_units Units on the roster by type and status.\n"
+              "# TYPE codispatch_units gauge\n");
+    size_t nu = cd_engine_unit_count(self->engine);
+    const cd_unit_t **units = cd_xcalloc(nu ? nu : 1, sizeof *units);
+    nu = cd_engine_list_units(self->engine, 0, nu, units);
+    /* The list is by id; count type/status pairs with a small scan (rosters are hundreds). */
+    for (size_t i = 0; i < nu; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen =
+                strcmp(units[j]->type, units[i]->type) == 0 && units[j]->status == units[i]->status;
+        if (seen)
+            continue;
+        unsigned long n = 0;
+        for (size_t j = i; j < nu; j++)
+            n +=
+                strcmp(units[j]->type, units[i]->type) == 0 && units[j]->status == units[i]->status;
+        s_add(&b, "codispatch_units{type=\"%s\",status=\"%s\"} %lu\n", units[i]->type,
+              cd_unit_status_name(units[i]->status), n);
+    }
+    free(units);
+    return b.p;
+}
