@@ -256,7 +256,12 @@ static void s_dispatch(cdc_tablet_t *self, const Codispatch__V1__Envelope *env, 
     }
     const char *rid = env->request_id ? env->request_id : "";
     if (strcmp(rid, self->hello_rid) == 0) {
-        /* Hello refused: tell the application (say, a unit that is not on the roster). */
+        /* A passing refusal (the server's database is away): just say Hello again later.  A
+         * lasting one (a unit not on the roster) goes to the application. */
+        if (s_transient(env)) {
+            self->next_hello_ms = now + HELLO_RETRY_MS;
+            return;
+        }
         if (self->cb.on_result)
             self->cb.on_result(self->cb.arg, rid, env);
         return;

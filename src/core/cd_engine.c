@@ -370,6 +370,16 @@ const cd_assignment_t *cd_engine_find_assignment(const cd_engine_t *self, const 
     return cd__asg(self, id);
 }
 
+const cd_assignment_t *cd_engine_unit_latest_assignment(const cd_engine_t *self,
+                                                        const char *unit_id)
+{
+    const cd_assignment_t *best = NULL;
+    for (const cd_assignment_t *a = self->asgs; unit_id && a; a = a->hh.next)
+        if (strcmp(a->unit_id, unit_id) == 0 && (!best || a->no > best->no))
+            best = a;
+    return best;
+}
+
 size_t cd_engine_call_assignments(const cd_engine_t *self, const char *call_id, size_t limit,
                                   const cd_assignment_t **out)
 {

@@ -205,6 +205,9 @@ size_t cd_engine_list_units(const cd_engine_t *self, cd_unit_status_t status, si
 size_t cd_engine_unit_count(const cd_engine_t *self);
 
 const cd_assignment_t *cd_engine_find_assignment(const cd_engine_t *self, const char *id);
+/* The unit's most recent assignment, active or ended (NULL if none in memory). */
+const cd_assignment_t *cd_engine_unit_latest_assignment(const cd_engine_t *self,
+                                                        const char *unit_id);
 /* The call's assignments, oldest first. */
 size_t cd_engine_call_assignments(const cd_engine_t *self, const char *call_id, size_t limit,
                                   const cd_assignment_t **out);

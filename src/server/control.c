@@ -211,7 +211,12 @@ void server_refuse(server_t *self, const route_t *to, const char *rid, cd_code_t
 /* A state-changing command: idempotent by request_id, replied to after commit. */
 void server_command(server_t *self, const route_t *to, const wire_env_t *env, const char *unit_id)
 {
-    const char *rid = env->request_id, *kind = wire_body_name(env);
+    const char *rid = env->request_id;
+    /* A tablet's request ids are its own: the same id from another unit is a conflict, never
+     * that unit's reply. */
+    char kind[CD_ACTOR_MAX + 48];
+    snprintf(kind, sizeof kind, "%s%s%s", wire_body_name(env), unit_id ? "@" : "",
+             unit_id ? unit_id : "");
     if (!s_require_ready(self, to, rid))
         return;
     const reqcache_entry_t *prev = store_find_request(self->store, rid);

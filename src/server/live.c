@@ -130,6 +130,8 @@ void live_on_committed(server_t *self, int64_t seq)
         l->published++;
         s_free_msg(m);
     }
+    if (!done)
+        return;
     memmove(l->pending, l->pending + done, (l->n - done) * sizeof *l->pending);
     l->n -= done;
 }

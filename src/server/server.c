@@ -93,6 +93,7 @@ static void s_arm_deadline(server_t *self)
 static void s_on_ready(void *arg)
 {
     server_t *self = arg;
+    units_on_ready(self);
     if (self->demo_roster) {
         self->demo_roster = false; /* once: a roster emptied on purpose stays empty */
         demo_seed_roster(self);
@@ -107,7 +108,7 @@ static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
     server_t *self = arg;
     metrics_observe_commit(self);
     outbox_release(self->outbox, seq);
-    units_on_committed(self, events);
+    units_on_committed(self, seq);
     live_on_committed(self, seq);
     http_on_committed(self);
 }
@@ -116,6 +117,7 @@ static void s_on_flush(void *arg, const cd_event_log_t *events)
 {
     server_t *self = arg;
     metrics_observe_flush(self, events->len);
+    units_on_flush(self, events);
     live_on_flush(self, events);
 }
 
@@ -123,6 +125,7 @@ static void s_on_lost(void *arg, int64_t committed, const char *why)
 {
     server_t *self = arg;
     live_on_lost(self);
+    units_on_lost(self);
     if (outbox_len(self->outbox) == 0)
         return;
     cd_error_t err;

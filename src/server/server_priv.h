@@ -102,8 +102,12 @@ void metrics_observe_flush(server_t *self, size_t events);
 void metrics_observe_commit(server_t *self);
 void metrics_count_command(server_t *self, int body_case, int rc);
 
-/* Pushes committed assignment changes to the units' tablets. */
-void units_on_committed(server_t *self, const cd_event_log_t *events);
+/* Assignment changes for the units' tablets: rendered at flush, sent at commit. */
+void units_on_flush(server_t *self, const cd_event_log_t *events);
+void units_on_committed(server_t *self, int64_t seq);
+void units_on_lost(server_t *self);
+/* After (re)loading: the units' link state made to match the live connections. */
+void units_on_ready(server_t *self);
 /* Reads answered from the engine's memory (units, plans, recommendations, alerts). */
 bool control_is_query(const wire_env_t *env);
 int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_t **buf,

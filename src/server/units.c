@@ -33,8 +33,18 @@ typedef struct unit_link {
     UT_hash_handle hh_route; /* by routing id */
 } unit_link_t;
 
+/* A push rendered at flush, sent when its batch commits. */
+typedef struct unit_push {
+    int64_t seq;
+    char unit_id[CD_UNIT_ID_MAX + 1];
+    uint8_t *buf;
+    size_t len;
+} unit_push_t;
+
 struct units {
     zsock_t *sock;
+    unit_push_t *pending;
+    size_t n_pending, cap_pending;
     zsock_t *monitor;
     int heartbeat_ms;
     unit_link_t *by_unit;
@@ -66,12 +76,13 @@ static void s_link_changed(server_t *self, unit_link_t *l, bool up)
     cd_engine_unit_link(self->engine, &ctx, l->unit_id, up, &err);
 }
 
-/* Sends the unit's active assignment if the tablet has not seen its latest change. */
+/* Sends the unit's latest assignment — active, or ended while the tablet was away (so it
+ * learns that an offer timed out or a call was cancelled) — if the tablet has not seen its
+ * latest change. */
 static void s_resync(server_t *self, unit_link_t *l, uint64_t last_seq)
 {
-    const cd_unit_t *u = cd_engine_find_unit(self->engine, l->unit_id);
-    const cd_assignment_t *a = u ? cd_engine_find_assignment(self->engine, u->assignment_id) : NULL;
-    if (!a || !cd_assign_is_active(a) || (uint64_t)a->last_seq <= last_seq)
+    const cd_assignment_t *a = cd_engine_unit_latest_assignment(self->engine, l->unit_id);
+    if (!a || (uint64_t)a->last_seq <= last_seq)
         return;
     size_t len;
     uint8_t *buf = wire_pack_assignment((uint64_t)a->last_seq, a, cd_assign_status_name(a->status),
@@ -196,8 +207,10 @@ int units_open(server_t *self, const char *endpoint, int heartbeat_ms, char *err
         return -1;
     }
     void *raw = zsock_raw(u->sock);
-    int hwm = UNITS_HWM, ivl = heartbeat_ms, timeout = heartbeat_ms * 3;
-    int64_t maxmsg = WIRE_MAX_MESSAGE * 16;
+    int hwm = UNITS_HWM, ivl = heartbeat_ms, timeout = heartbeat_ms * 3, handover = 1;
+    int64_t maxmsg = WIRE_MAX_MESSAGE + 1024;
+    /* A tablet reconnecting with its routing id takes over at once from its dead pipe. */
+    zmq_setsockopt(raw, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);
     zmq_setsockopt(raw, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(raw, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(raw, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
@@ -228,6 +241,9 @@ void units_close(server_t *self)
     zsock_destroy(&u->monitor);
     zsock_destroy(&u->sock);
     HASH_CLEAR(hh_route, u->by_route);
+    for (size_t i = 0; i < u->n_pending; i++)
+        free(u->pending[i].buf);
+    free(u->pending);
     unit_link_t *l, *tmp;
     HASH_ITER(hh, u->by_unit, l, tmp)
     {
@@ -262,29 +278,86 @@ static const char *s_status_of(const cd_event_t *ev)
     }
 }
 
-void units_on_committed(server_t *self, const cd_event_log_t *events)
+void units_on_flush(server_t *self, const cd_event_log_t *events)
 {
     units_t *units = self->units;
-    if (!units || !units->by_unit)
+    if (!units)
         return;
     for (size_t i = 0; i < events->len; i++) {
         const cd_event_t *ev = &events->items[i];
         const char *status = s_status_of(ev);
         if (!status)
             continue;
-        unit_link_t *l = NULL;
-        HASH_FIND_STR(units->by_unit, ev->unit_id, l);
-        if (!l || !l->connected || !l->route.id_len)
-            continue;
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev->payload, "assignment_id");
         const cd_assignment_t *a =
             cd_engine_find_assignment(self->engine, cJSON_IsString(id) ? id->valuestring : NULL);
         if (!a)
             continue;
-        size_t len;
-        uint8_t *buf = wire_pack_assignment((uint64_t)ev->seq, a, status,
-                                            cd_engine_find_call(self->engine, a->call_id), &len);
-        route_send(&l->route, buf, len);
-        free(buf);
+        /* Rendered now: the engine holds exactly this batch's state, nothing later. */
+        unit_push_t p = {.seq = ev->seq};
+        cd_copy(p.unit_id, sizeof p.unit_id, ev->unit_id);
+        p.buf = wire_pack_assignment((uint64_t)ev->seq, a, status,
+                                     cd_engine_find_call(self->engine, a->call_id), &p.len);
+        if (units->n_pending == units->cap_pending) {
+            units->cap_pending = units->cap_pending ? units->cap_pending * 2 : 32;
+            units->pending =
+                cd_xrealloc(units->pending, units->cap_pending * sizeof *units->pending);
+        }
+        units->pending[units->n_pending++] = p;
     }
+}
+
+void units_on_committed(server_t *self, int64_t seq)
+{
+    units_t *units = self->units;
+    if (!units)
+        return;
+    size_t done = 0;
+    for (; done < units->n_pending && units->pending[done].seq <= seq; done++) {
+        unit_push_t *p = &units->pending[done];
+        unit_link_t *l = NULL;
+        HASH_FIND_STR(units->by_unit, p->unit_id, l);
+        /* Sent even if we think the link is down: a reconnect keeps the routing id, and a
+         * message to a gone peer is simply dropped. */
+        if (l && l->route.id_len)
+            route_send(&l->route, p->buf, p->len);
+        free(p->buf);
+    }
+    if (!done)
+        return;
+    memmove(units->pending, units->pending + done,
+            (units->n_pending - done) * sizeof *units->pending);
+    units->n_pending -= done;
+}
+
+void units_on_lost(server_t *self)
+{
+    units_t *units = self->units;
+    if (!units)
+        return;
+    for (size_t i = 0; i < units->n_pending; i++)
+        free(units->pending[i].buf);
+    units->n_pending = 0;
+}
+
+void units_on_ready(server_t *self)
+{
+    /* The loaded state may say a tablet is connected that is not (the server restarted, or a
+     * change could not be recorded while the database was away): make it say what is true. */
+    units_t *units = self->units;
+    if (!units)
+        return;
+    size_t n = cd_engine_unit_count(self->engine);
+    const cd_unit_t **all = cd_xcalloc(n ? n : 1, sizeof *all);
+    n = cd_engine_list_units(self->engine, 0, n, all);
+    cd_ctx_t ctx = {.now_ms = server_now_ms(), .actor = "system", .request_id = NULL};
+    for (size_t i = 0; i < n; i++) {
+        unit_link_t *l = NULL;
+        HASH_FIND_STR(units->by_unit, all[i]->id, l);
+        bool up = l && l->connected;
+        cd_error_t err;
+        if (all[i]->link_up != up)
+            cd_engine_unit_link(self->engine, &ctx, all[i]->id, up, &err);
+    }
+    free(all);
 }

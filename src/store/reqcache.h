@@ -15,7 +15,7 @@
 
 #include "cd_text.h"
 
-#define REQCACHE_KIND_MAX 31
+#define REQCACHE_KIND_MAX 80 /* "status_update@<unit id>" */
 
 typedef struct reqcache_entry {
     char id[CD_REQUEST_ID_MAX + 1];

@@ -69,6 +69,7 @@
   const words = (s) => String(s || '').replace(/_/g, ' ');
   const pad2 = (n) => String(n).padStart(2, '0');
   const isNum = (x) => typeof x === 'number' && Number.isFinite(x);
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
   // "4m05s" below an hour, "1h02m" below a day, "2d03h" beyond: same shape as the CLI.
   function fmtAge(ms) {
@@ -121,7 +122,7 @@
   // ---- protocol ------------------------------------------------------------------------
 
   function applySnapshot(m) {
-    state.units = new Map((m.units || []).map((u) => [u.unit_id, u]));
+    state.units = new Map((m.units || []).filter((u) => u.status !== 'removed').map((u) => [u.unit_id, u]));
     state.calls = new Map((m.calls || []).map((c) => [c.call_id, c]));
     state.alerts = new Map((m.alerts || []).map((a) => [a.alert_no, a]));
     state.plans = new Map((m.plans || []).map((p) => [p.key, p]));
@@ -132,15 +133,15 @@
 
   // Each change carries full records, so applying one is a plain replace of what it names.
   function applyChange(m) {
-    if (m.unit) state.units.set(m.unit.unit_id, m.unit);
+    // A unit taken off the roster comes as its last record with status "removed".
+    if (m.unit) {
+      if (m.unit.status === 'removed') state.units.delete(m.unit.unit_id);
+      else state.units.set(m.unit.unit_id, m.unit);
+    }
     if (m.call) state.calls.set(m.call.call_id, m.call);  // closed ones stay for today's figures
     if (m.alert) state.alerts.set(m.alert.alert_no, m.alert);
     if (m.alert_cleared != null) state.alerts.delete(m.alert_cleared);
     if (m.plan) state.plans.set(m.plan.key, m.plan);
-    // A removed unit has no record left to send: its change names it only by topic.
-    if (m.kind === 'unit.removed' && !m.unit && String(m.topic).startsWith('unit.')) {
-      state.units.delete(m.topic.slice(5));
-    }
     state.seq = m.seq;
   }
 
@@ -295,6 +296,7 @@
   }
   function callFacts(c) {
     const facts = [];
+    if (c.address) facts.push(h('span', { class: 'fact' }, c.address));
     if (c.area) facts.push(h('span', { class: 'fact' }, c.area));
     if (c.language) facts.push(h('span', { class: 'lang', title: 'caller language' }, c.language));
     for (const f of c.risk_flags || []) facts.push(h('span', { class: 'flag' }, `⚠ ${words(f)}`));
@@ -444,11 +446,11 @@
       .map(([c, t]) => t - c.created_ms).sort((a, b) => a - b);
     $('fig-response').textContent = resp.length
       ? `${fmtAge(percentile(resp, 0.5))} / ${fmtAge(percentile(resp, 0.9))}` : '–';
-    $('fig-response-note').textContent = `${resp.length} of ${today.length} calls reached`;
+    $('fig-response-note').textContent = `${resp.length} of ${plural(today.length, 'call')} reached`;
 
     const police = today.filter((c) => (c.assignments || []).some((a) => POLICE_TYPES.has(a.unit_type)));
     $('fig-police').textContent = today.length ? `${Math.round(100 * police.length / today.length)}%` : '–';
-    $('fig-police-note').textContent = `${police.length} of ${today.length} calls`;
+    $('fig-police-note').textContent = `${police.length} of ${plural(today.length, 'call')}`;
 
     // Non-English calls a unit reached; matched when a unit that reached it speaks the
     // caller's language (languages from the board, primary subtag only).
@@ -464,12 +466,12 @@
       .some((a) => isNum(a.on_scene_ms) && speaks(a.unit_id, primaryLang(c.language))));
     $('fig-language').textContent = foreign.length
       ? `${Math.round(100 * matched.length / foreign.length)}%` : '–';
-    $('fig-language-note').textContent = `${matched.length} of ${foreign.length} non-English calls reached`;
+    $('fig-language-note').textContent = `${matched.length} of ${plural(foreign.length, 'non-English call')} reached`;
   }
 
   // ---- plot ----------------------------------------------------------------------------
 
-  const PLOT_W = 1000, PLOT_H = 620, PLOT_M = 36;
+  const PLOT_W = 1000, PLOT_H = 620, PLOT_M = 40;  // the SVG's viewBox and margin
 
   // A "nice" grid step (1, 2 or 5 × 10^k degrees) giving about `n` lines over `span`.
   function niceStep(span, n) {
@@ -494,21 +496,29 @@
     const padLat = Math.max((n - s) * 0.08, 0.005), padLon = Math.max((e - w) * 0.08, 0.005);
     s -= padLat; n += padLat; w -= padLon; e += padLon;
     // Equirectangular with a cos(latitude) squeeze, so distances look right at city scale.
+    // The box is centred; the roomier axis simply shows a little more around it.
     const k = Math.cos(((s + n) / 2) * Math.PI / 180);
     const scale = Math.min((PLOT_W - 2 * PLOT_M) / ((e - w) * k), (PLOT_H - 2 * PLOT_M) / (n - s));
-    const x0 = (PLOT_W - (e - w) * k * scale) / 2, y0 = (PLOT_H - (n - s) * scale) / 2;
-    const X = (lon) => x0 + (lon - w) * k * scale;
-    const Y = (lat) => y0 + (n - lat) * scale;
+    const cLon = (w + e) / 2, cLat = (s + n) / 2;
+    const X = (lon) => PLOT_W / 2 + (lon - cLon) * k * scale;
+    const Y = (lat) => PLOT_H / 2 - (lat - cLat) * scale;
+    const west = cLon - PLOT_W / 2 / (k * scale), east = cLon + PLOT_W / 2 / (k * scale);
+    const south = cLat - PLOT_H / 2 / scale, north = cLat + PLOT_H / 2 / scale;
 
+    // Graticule at round degrees, a line about every 150 px, so labels never collide.
     const grid = [];
-    const stepLat = niceStep(n - s, 5), stepLon = niceStep(e - w, 6);
-    for (let v = Math.ceil(s / stepLat) * stepLat; v <= n; v += stepLat) {
-      grid.push(svg('line', { class: 'grid', x1: X(w), x2: X(e), y1: Y(v), y2: Y(v) }),
-        svg('text', { class: 'grid-label', x: X(w) + 4, y: Y(v) - 4 }, v.toFixed(3)));
+    const stepLat = niceStep(north - south, PLOT_H / 150), stepLon = niceStep(east - west, PLOT_W / 150);
+    const digits = (step) => Math.max(0, -Math.floor(Math.log10(step)));
+    for (let i = Math.ceil(south / stepLat); i * stepLat <= north; i++) {
+      const v = i * stepLat;
+      grid.push(svg('line', { class: 'grid', x1: 0, x2: PLOT_W, y1: Y(v), y2: Y(v) }),
+        svg('text', { class: 'grid-label', x: 6, y: Y(v) - 5 }, v.toFixed(digits(stepLat))));
     }
-    for (let v = Math.ceil(w / stepLon) * stepLon; v <= e; v += stepLon) {
-      grid.push(svg('line', { class: 'grid', x1: X(v), x2: X(v), y1: Y(n), y2: Y(s) }),
-        svg('text', { class: 'grid-label', x: X(v) + 4, y: Y(s) - 4 }, v.toFixed(3)));
+    for (let i = Math.ceil(west / stepLon); i * stepLon <= east; i++) {
+      const v = i * stepLon;
+      grid.push(svg('line', { class: 'grid', x1: X(v), x2: X(v), y1: 0, y2: PLOT_H }),
+        X(v) < PLOT_W - 80  // a label cut by the right edge would misread as another number
+          ? svg('text', { class: 'grid-label', x: X(v) + 5, y: PLOT_H - 8 }, v.toFixed(digits(stepLon))) : null);
     }
 
     const links = [];

@@ -284,6 +284,16 @@ START_TEST(a_tablet_that_was_away_gets_the_assignment_once_on_reconnect)
     t_pump(&tab, NULL, 500);
     ck_assert_int_eq(tab.pushes, 0);
     cdc_tablet_destroy(&tab.t);
+
+    /* Away again while the call is cancelled: back, it learns the offer is over. */
+    Codispatch__V1__Envelope *c = harness_cancel_call(h, "units-cancel-tu2", call, "resolved");
+    ck_assert_int_eq(c->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    cdc_envelope_free(c);
+    t_open(&tab, "TU2", now_seen);
+    ck_assert_msg(t_pump(&tab, t_got_push, 10000), "the end of the offer was not re-sent");
+    ck_assert_str_eq(tab.status, "cleared");
+    ck_assert_str_eq(tab.call_id, call);
+    cdc_tablet_destroy(&tab.t);
     free(call);
 }
 END_TEST

@@ -21,6 +21,8 @@ static const char *const USAGE =
     "  commands on stdin: ack | decline REASON | enroute | onscene | transporting |\n"
     "  atfacility | clear | status S | pos LAT LON | wait (for an assignment) | quit";
 
+#define CONNECT_GIVE_UP_MS 15000 /* input ended and still no Welcome: the server is not there */
+
 typedef struct s_tablet {
     cdc_tablet_t *t;
     const cli_t *cli;
@@ -213,6 +215,12 @@ static bool s_command(s_tablet_t *self, char *line)
 /* Reads what stdin has; runs at most one complete line when the tablet is ready for it. */
 static bool s_stdin(s_tablet_t *self, bool readable)
 {
+    if (self->line_len == sizeof self->line - 1 && !memchr(self->line, '\n', self->line_len)) {
+        /* A line longer than any command: drop it rather than wait for its end forever. */
+        fprintf(stderr, "codispatch: a command line over %zu bytes was ignored\n",
+                sizeof self->line - 1);
+        self->line_len = 0;
+    }
     if (readable && !self->eof && self->line_len < sizeof self->line - 1) {
         ssize_t n =
             read(STDIN_FILENO, self->line + self->line_len, sizeof self->line - 1 - self->line_len);
@@ -293,6 +301,17 @@ int cmd_unit_connect(const cli_t *cli, int argc, char **argv)
         int wait = cdc_tablet_process(self.t, now);
         if (wait < 0)
             break;
+        /* Input ended but the server never welcomed us (unreachable, say): give up. */
+        if (self.eof && !cdc_tablet_welcomed(self.t)) {
+            if (!done_at)
+                done_at = now;
+            if (now - done_at >= CONNECT_GIVE_UP_MS) {
+                fprintf(stderr, "codispatch: the units endpoint %s did not answer\n", endpoint);
+                cdc_tablet_destroy(&self.t);
+                return CLI_UNREACHABLE;
+            }
+            goto wait_more;
+        }
         /* Done: input ended and nothing is in flight.  Linger a moment for the pushes that
          * follow the last result (the assignment's own change). */
         if (self.eof && !self.line_len && !self.waiting_result && !self.waiting_assign &&
@@ -302,10 +321,13 @@ int cmd_unit_connect(const cli_t *cli, int argc, char **argv)
             if (now - done_at >= 300)
                 break;
         }
+    wait_more:;
+        /* Leave stdin out while its buffer is full: it would poll readable forever. */
+        bool want_stdin = !self.eof && self.line_len < sizeof self.line - 1;
         struct pollfd fds[2] = {{.fd = cdc_tablet_fd(self.t), .events = POLLIN},
                                 {.fd = STDIN_FILENO, .events = POLLIN}};
-        int n = poll(fds, self.eof ? 1 : 2, wait > 200 ? 200 : wait);
-        running = s_stdin(&self, n > 0 && !self.eof && (fds[1].revents & (POLLIN | POLLHUP)));
+        int n = poll(fds, want_stdin ? 2 : 1, wait > 200 ? 200 : wait);
+        running = s_stdin(&self, n > 0 && want_stdin && (fds[1].revents & (POLLIN | POLLHUP)));
     }
     cdc_tablet_destroy(&self.t);
     if (self.hello_refused)
