@@ -405,7 +405,7 @@
     },
     h('div', { class: 'row-main' },
       h('span', { class: 'uid' }, u.unit_id),
-      u.name && u.name !== u.unit_id ? h('span', { class: 'uname' }, u.name) : null),
+      u.name && u.name !== u.unit_id ? h('span', { class: 'uname', title: u.name }, u.name) : null),
     h('div', { class: 'row-main' }, statusPill(u.status), ageSpan(u.status_ms),
       u.call_id ? h('span', { class: 'cid' }, `→ ${u.call_id}`) : null),
     h('div', { class: 'row-sub' },
@@ -530,11 +530,13 @@
         }
       }
     }
-    const unitMarks = units.map((u) => svg('g', { class: `pu st-${u.status}${u.reachable ? '' : ' unreachable'}`,
+    const unitMarks = units.map((u) => svg('g', {
+      class: `pu st-${u.status}${u.reachable ? '' : ' unreachable'}${OFF_STATUSES.has(u.status) ? ' off' : ''}`,
       'data-testid': `plot-unit-${u.unit_id}`, transform: `translate(${X(u.lon).toFixed(1)},${Y(u.lat).toFixed(1)})` },
     svg('title', null, `${u.unit_id} (${typeLabel(u.type)}): ${words(u.status)}${u.reachable ? '' : ', UNREACHABLE'}`),
     svg('rect', { x: -7, y: -7, width: 14, height: 14, rx: 2 }),
-    svg('text', { x: 10, y: 5 }, u.unit_id)));
+    // Only units on a call (or in trouble) are labelled: sixty labels would hide the calls.
+    u.call_id || !u.reachable ? svg('text', { x: 10, y: 5 }, u.unit_id) : null));
     const callMarks = calls.map((c) => svg('g', { class: `pc p${c.priority} st-${c.status}`,
       'data-testid': `plot-call-${c.call_id}`, transform: `translate(${X(c.lon).toFixed(1)},${Y(c.lat).toFixed(1)})` },
     svg('title', null, `${c.call_id} P${c.priority} ${words(c.type)}: ${words(c.status)}`),

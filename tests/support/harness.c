@@ -137,6 +137,16 @@ const char *harness_units(const harness_t *self)
     return self->units;
 }
 
+const char *harness_stream(const harness_t *self)
+{
+    return self->stream;
+}
+
+const char *harness_http(const harness_t *self)
+{
+    return self->http;
+}
+
 const char *harness_conninfo(const harness_t *self)
 {
     return pgcluster_conninfo(self->cluster);

@@ -46,6 +46,8 @@ void harness_ensure_up(harness_t *self);
 
 const char *harness_control(const harness_t *self);
 const char *harness_units(const harness_t *self);
+const char *harness_stream(const harness_t *self);
+const char *harness_http(const harness_t *self); /* "127.0.0.1:PORT" */
 const char *harness_conninfo(const harness_t *self);
 const char *harness_dir(const harness_t *self);
 const char *harness_pgdir(const harness_t *self);

@@ -128,6 +128,9 @@ int cmd_plan(const cli_t *cli, int argc, char **argv);
 int cmd_recommend(const cli_t *cli, int argc, char **argv);
 int cmd_dispatch(const cli_t *cli, int argc, char **argv);
 int cmd_alerts(const cli_t *cli, int argc, char **argv);
+/* cmd_tail.c: `tail`, the live stream. */
+int cmd_tail(const cli_t *cli, int argc, char **argv);
+
 /* cmd_connect.c: `unit connect`, a terminal tablet. */
 int cmd_unit_connect(const cli_t *cli, int argc, char **argv);
 

@@ -61,6 +61,10 @@ static const char *const HELP =
     "                                           given) to the top recommendation per group\n"
     "  alerts                                   active alerts for dispatchers\n"
     "\n"
+    "  tail [--topic PREFIX] [--stream-endpoint EP] [--max N]\n"
+    "                                           follow live changes (snapshot, then each\n"
+    "                                           change; resyncs on a gap)\n"
+    "\n"
     "  unit connect UNIT_ID [--units-endpoint EP]\n"
     "                                           a terminal tablet: prints assignments, reads\n"
     "                                           ack | decline REASON | enroute | onscene |\n"
@@ -136,6 +140,8 @@ int main(int argc, char **argv)
         rc = cmd_dispatch(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "alerts") == 0)
         rc = cmd_alerts(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "tail") == 0)
+        rc = cmd_tail(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "sim") == 0)
         rc = cmd_sim(&cli, nrest - 1, rest + 1);
     else

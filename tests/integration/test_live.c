@@ -1,0 +1,212 @@
+/* Integration: live status.  The XPUB stream publishes each committed change with its seq
+ * and no caller PII; a snapshot plus the stream (Clone pattern) reproduces the state;
+ * `codispatch tail` follows it; HTTP serves /healthz, /readyz (503 without the database),
+ * /metrics, /api/snapshot and the dashboard from the server's own loop. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "harness.h"
+
+static harness_t *h;
+
+static void suite_setup(void)
+{
+    h = harness_new();
+    ck_assert_int_eq(harness_start_server(h), 0);
+}
+
+static void suite_teardown(void)
+{
+    harness_ensure_up(h);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    harness_destroy(&h);
+}
+
+/* GET path from the server's HTTP address; returns the status and the body (malloc'd). */
+static int s_get(const char *path, char **body)
+{
+    *body = NULL;
+    const char *addr = harness_http(h), *colon = strrchr(addr, ':');
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    ck_assert_int_eq(write(fd, req, (size_t)n), n);
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t got;
+    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)got;
+    close(fd);
+    buf[len] = '\0';
+    int status = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &status);
+    char *start = strstr(buf, "\r\n\r\n");
+    *body = strdup(start ? start + 4 : "");
+    free(buf);
+    return status;
+}
+
+START_TEST(stream_publishes_committed_changes_without_pii)
+{
+    void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
+    int linger = 0, timeo = 5000;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeo, sizeof timeo);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "call.", 5);
+    zmq_connect(sub, harness_stream(h));
+    usleep(300 * 1000); /* let the subscription reach the server */
+
+    Codispatch__V1__Envelope snap_req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__SnapshotRequest sr = CODISPATCH__V1__SNAPSHOT_REQUEST__INIT;
+    snap_req.has_version = true;
+    snap_req.version = 1;
+    snap_req.request_id = "live-snap-1";
+    snap_req.body_case = CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT;
+    snap_req.snapshot = &sr;
+    Codispatch__V1__Envelope *snap = harness_call(h, &snap_req, 10000);
+    ck_assert_int_eq(snap->body_case, CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT_REPLY);
+    uint64_t snap_seq = snap->snapshot_reply->seq;
+    cdc_envelope_free(snap);
+
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall cc = CODISPATCH__V1__CREATE_CALL__INIT;
+    cc.type = "welfare_check";
+    cc.has_priority = cc.has_lat = cc.has_lon = true;
+    cc.priority = 3;
+    cc.lat = 34.05;
+    cc.lon = -118.25;
+    cc.caller_name = "Private Person";
+    cc.callback = "213-555-0199";
+    env.has_version = true;
+    env.version = 1;
+    env.request_id = "live-create-1";
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+    env.create_call = &cc;
+    Codispatch__V1__Envelope *r = harness_call(h, &env, 10000);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    char call_id[32];
+    snprintf(call_id, sizeof call_id, "%s", r->call->call_id);
+    uint64_t call_seq = r->seq;
+    cdc_envelope_free(r);
+
+    char topic[128] = "", seq_text[32] = "";
+    uint8_t body[65536];
+    int tl = zmq_recv(sub, topic, sizeof topic - 1, 0);
+    ck_assert_int_gt(tl, 0);
+    topic[tl] = '\0';
+    int sl = zmq_recv(sub, seq_text, sizeof seq_text - 1, 0);
+    ck_assert_int_gt(sl, 0);
+    seq_text[sl] = '\0';
+    int bl = zmq_recv(sub, body, sizeof body, 0);
+    ck_assert_int_gt(bl, 0);
+    char want[64];
+    snprintf(want, sizeof want, "call.%s", call_id);
+    ck_assert_str_eq(topic, want);
+    uint64_t seq = strtoull(seq_text, NULL, 10);
+    ck_assert_uint_gt(seq, snap_seq); /* newer than the snapshot: a board applies it */
+    ck_assert_uint_le(seq, call_seq);
+    Codispatch__V1__StreamChange *c = codispatch__v1__stream_change__unpack(NULL, (size_t)bl, body);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->kind, "call.created");
+    ck_assert_str_eq(c->call->call_id, call_id);
+    ck_assert(!c->call->caller_name || !*c->call->caller_name);
+    ck_assert(!c->call->callback || !*c->call->callback);
+    ck_assert_ptr_null(memmem(body, (size_t)bl, "213-555-0199", 12));
+    codispatch__v1__stream_change__free_unpacked(c, NULL);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+END_TEST
+
+START_TEST(tail_prints_the_snapshot_then_changes)
+{
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "(%s --server %s --json tail --max 1 --topic call. & sleep 1; "
+             "%s --server %s call create --type other --priority 4 --lat 34 --lon -118 "
+             ">/dev/null; wait)",
+             harness_bin("codispatch"), harness_control(h), harness_bin("codispatch"),
+             harness_control(h));
+    ck_assert_int_eq(harness_sh(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"type\":\"snapshot\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"kind\":\"call.created\""));
+    free(out);
+}
+END_TEST
+
+START_TEST(http_health_metrics_snapshot_and_dashboard)
+{
+    char *body;
+    ck_assert_int_eq(s_get("/healthz", &body), 200);
+    free(body);
+    ck_assert_int_eq(s_get("/readyz", &body), 200);
+    free(body);
+    ck_assert_int_eq(s_get("/metrics", &body), 200);
+    ck_assert_ptr_nonnull(strstr(body, "codispatch_database_up 1"));
+    ck_assert_ptr_nonnull(strstr(body, "codispatch_open_calls"));
+    ck_assert_ptr_nonnull(strstr(body, "codispatch_commit_seconds_bucket"));
+    ck_assert_ptr_nonnull(
+        strstr(body, "codispatch_commands_total{kind=\"create_call\",result=\"ok\"}"));
+    free(body);
+    ck_assert_int_eq(s_get("/api/snapshot", &body), 200);
+    ck_assert_ptr_nonnull(strstr(body, "\"type\":\"snapshot\""));
+    ck_assert_ptr_nonnull(strstr(body, "\"calls\":[{"));
+    ck_assert_ptr_null(strstr(body, "213-555-0199")); /* no PII for command staff */
+    ck_assert_ptr_null(strstr(body, "Private Person"));
+    free(body);
+    ck_assert_int_eq(s_get("/", &body), 200);
+    ck_assert_ptr_nonnull(strstr(body, "<html"));
+    free(body);
+    ck_assert_int_eq(s_get("/no-such-page", &body), 404);
+    free(body);
+
+    /* Without the database the process is alive but not ready. */
+    ck_assert_int_eq(harness_stop_db(h), 0);
+    int status = 0;
+    for (int i = 0; i < 100 && status != 503; i++) {
+        status = s_get("/readyz", &body);
+        free(body);
+        if (status != 503)
+            usleep(100 * 1000);
+    }
+    ck_assert_int_eq(status, 503);
+    ck_assert_int_eq(s_get("/healthz", &body), 200);
+    free(body);
+    ck_assert_int_eq(harness_start_db(h), 0);
+}
+END_TEST
+
+static Suite *s_suite(void)
+{
+    Suite *s = suite_create("live");
+    TCase *tc = tcase_create("live");
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, stream_publishes_committed_changes_without_pii);
+    tcase_add_test(tc, tail_prints_the_snapshot_then_changes);
+    tcase_add_test(tc, http_health_metrics_snapshot_and_dashboard);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return harness_run_suite(s_suite());
+}
