@@ -9,6 +9,7 @@ CODISPATCH_PACKAGES=(
     libuv1-dev libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
     libpq-dev libcjson-dev uthash-dev check
     libwebsockets-dev libwebsockets-evlib-uv
+    chromium
 )
 
 s_missing() {

@@ -34,7 +34,7 @@
     synced: false,          // a snapshot has been applied on the current connection
     seq: 0,
     clockOffsetMs: 0,       // server clock minus ours, from the last snapshot's now_ms
-    lastUpdateMs: null,     // our wall clock when the last message arrived (for the banner)
+    lastUpdateMs: null,     // our wall clock when the board was last known current (banner)
     units: new Map(), calls: new Map(), alerts: new Map(), plans: new Map(),
   };
 
@@ -190,6 +190,8 @@
   function dropConnection() {
     const sock = ws;
     ws = null;
+    // A live connection with no news means nothing changed: the board was right until now.
+    if (state.synced) state.lastUpdateMs = Date.now();
     state.synced = false;
     if (sock) { try { sock.close(); } catch (e) { /* already closing */ } }
     markDisconnected();

@@ -221,8 +221,10 @@ char *wire_json_snapshot(uint64_t seq, const cd_engine_t *e, int64_t now_ms)
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, s_unit_json(e, units[i], now_ms));
     free(units);
+    /* Open calls and the recently closed ones still in memory: a board's figures for the
+     * day (response times, police share) need the closed ones too. */
     const cd_call_t **calls = cd_xcalloc(LIVE_MAX_CALLS, sizeof *calls);
-    n = cd_engine_list_calls(e, true, LIVE_MAX_CALLS, calls);
+    n = cd_engine_list_calls(e, false, LIVE_MAX_CALLS, calls);
     arr = cJSON_AddArrayToObject(o, "calls");
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, s_call_json(calls[i]));
