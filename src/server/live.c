@@ -32,6 +32,7 @@ struct live {
     size_t n, cap;
     long subscriptions; /* live topic subscriptions on the stream */
     unsigned long published;
+    uint64_t last_stats_ms; /* loop time of the last "stats" message */
 };
 
 static void s_on_subscription(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncated, void *arg)
@@ -130,10 +131,23 @@ void live_on_committed(server_t *self, int64_t seq)
         l->published++;
         s_free_msg(m);
     }
-    if (!done)
-        return;
-    memmove(l->pending, l->pending + done, (l->n - done) * sizeof *l->pending);
-    l->n -= done;
+    if (done) {
+        memmove(l->pending, l->pending + done, (l->n - done) * sizeof *l->pending);
+        l->n -= done;
+    }
+    /* Headline figures, at most once a second, only while something changes. */
+    uint64_t now = uv_now(self->loop);
+    if (done && now - l->last_stats_ms >= 1000) {
+        l->last_stats_ms = now;
+        size_t len;
+        uint8_t *buf = wire_pack_stats((uint64_t)seq, self->engine, server_now_ms(), &len);
+        char seqtext[24];
+        int sl = snprintf(seqtext, sizeof seqtext, "%lld", (long long)seq);
+        const void *parts[3] = {"stats", seqtext, buf};
+        size_t lens[3] = {5, (size_t)sl, len};
+        zsock_send(l->pub, parts, lens, 3);
+        free(buf);
+    }
 }
 
 void live_on_lost(server_t *self)

@@ -83,6 +83,8 @@ uint8_t *wire_pack_snapshot(const char *request_id, uint64_t seq, const cd_engin
                             int64_t now_ms, size_t *len);
 /* A StreamChange for one event, with the current records of what it names. */
 uint8_t *wire_pack_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_ms, size_t *len);
+/* The "stats" topic's message: headline figures as of seq. */
+uint8_t *wire_pack_stats(uint64_t seq, const cd_engine_t *e, int64_t now_ms, size_t *len);
 /* The same two for the dashboard, as JSON text (malloc'd); change: NULL if not published. */
 char *wire_json_snapshot(uint64_t seq, const cd_engine_t *e, int64_t now_ms);
 char *wire_json_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_ms);

@@ -274,3 +274,46 @@ char *wire_json_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_m
     }
     return s_print(o);
 }
+
+uint8_t *wire_pack_stats(uint64_t seq, const cd_engine_t *e, int64_t now_ms, size_t *len)
+{
+    Codispatch__V1__StreamChange m = CODISPATCH__V1__STREAM_CHANGE__INIT;
+    Codispatch__V1__StreamStats st = CODISPATCH__V1__STREAM_STATS__INIT;
+    uint32_t pending[4] = {0};
+    size_t open = cd_engine_open_calls(e);
+    const cd_call_t **q = cd_xcalloc(open ? open : 1, sizeof *q);
+    size_t nq = cd_engine_pending_queue(e, open, q);
+    int64_t oldest = 0;
+    for (size_t i = 0; i < nq; i++) {
+        if (q[i]->priority >= 1 && q[i]->priority <= 4)
+            pending[q[i]->priority - 1]++;
+        if (!oldest || q[i]->pending_since_ms < oldest)
+            oldest = q[i]->pending_since_ms;
+    }
+    free(q);
+    const cd_alert_t **alerts = cd_xcalloc(LIVE_MAX_CALLS, sizeof *alerts);
+    size_t nalerts = cd_engine_list_alerts(e, alerts, LIVE_MAX_CALLS);
+    free(alerts);
+    size_t nu = cd_engine_unit_count(e);
+    const cd_unit_t **units = cd_xcalloc(nu ? nu : 1, sizeof *units);
+    size_t avail = cd_engine_list_units(e, CD_UNIT_AVAILABLE, nu, units);
+    free(units);
+    st.has_open_calls = st.has_oldest_pending_s = st.has_units = st.has_units_available = true;
+    st.has_active_alerts = true;
+    st.open_calls = (uint32_t)open;
+    st.pending_by_priority = pending;
+    st.n_pending_by_priority = 4;
+    st.oldest_pending_s = oldest ? (uint32_t)((now_ms - oldest) / 1000) : 0;
+    st.units = (uint32_t)nu;
+    st.units_available = (uint32_t)avail;
+    st.active_alerts = (uint32_t)nalerts;
+    m.has_seq = m.has_at_ms = true;
+    m.seq = seq;
+    m.at_ms = now_ms;
+    m.kind = "stats";
+    m.stats = &st;
+    *len = codispatch__v1__stream_change__get_packed_size(&m);
+    uint8_t *buf = cd_xmalloc(*len ? *len : 1);
+    codispatch__v1__stream_change__pack(&m, buf);
+    return buf;
+}

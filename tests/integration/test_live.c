@@ -135,6 +135,36 @@ START_TEST(stream_publishes_committed_changes_without_pii)
 }
 END_TEST
 
+START_TEST(stats_topic_carries_headline_figures)
+{
+    void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
+    int linger = 0, timeo = 5000;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeo, sizeof timeo);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "stats", 5);
+    zmq_connect(sub, harness_stream(h));
+    usleep(1200 * 1000); /* the subscription arrives; a second passes since the last stats */
+    Codispatch__V1__Envelope *r = harness_create_call(h, "live-stats-1", "other", 4, 34, -118);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    cdc_envelope_free(r);
+    char topic[16] = "", seq_text[32] = "";
+    uint8_t body[4096];
+    ck_assert_int_eq(zmq_recv(sub, topic, sizeof topic - 1, 0), 5);
+    ck_assert_str_eq(topic, "stats");
+    ck_assert_int_gt(zmq_recv(sub, seq_text, sizeof seq_text - 1, 0), 0);
+    int bl = zmq_recv(sub, body, sizeof body, 0);
+    ck_assert_int_gt(bl, 0);
+    Codispatch__V1__StreamChange *c = codispatch__v1__stream_change__unpack(NULL, (size_t)bl, body);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(c->stats);
+    ck_assert_uint_ge(c->stats->open_calls, 1);
+    ck_assert_uint_eq(c->stats->n_pending_by_priority, 4);
+    codispatch__v1__stream_change__free_unpacked(c, NULL);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+END_TEST
+
 START_TEST(tail_prints_the_snapshot_then_changes)
 {
     char cmd[512], *out = NULL;
@@ -200,6 +230,7 @@ static Suite *s_suite(void)
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, stream_publishes_committed_changes_without_pii);
+    tcase_add_test(tc, stats_topic_carries_headline_figures);
     tcase_add_test(tc, tail_prints_the_snapshot_then_changes);
     tcase_add_test(tc, http_health_metrics_snapshot_and_dashboard);
     suite_add_tcase(s, tc);

@@ -191,7 +191,25 @@ int cmd_tail(const cli_t *cli, int argc, char **argv)
             uint64_t seq = strtoull(seq_text, NULL, 10);
             Codispatch__V1__StreamChange *c = codispatch__v1__stream_change__unpack(
                 NULL, zmq_msg_size(&parts[2]), zmq_msg_data(&parts[2]));
-            if (c && seq > last) {
+            if (c && c->stats) { /* figures, not an event: no gap check */
+                const Codispatch__V1__StreamStats *st = c->stats;
+                if (cli->json) {
+                    cJSON *js = cJSON_CreateObject();
+                    cJSON_AddStringToObject(js, "type", "stats");
+                    cJSON_AddNumberToObject(js, "seq", (double)seq);
+                    cJSON_AddNumberToObject(js, "open_calls", st->open_calls);
+                    cJSON_AddNumberToObject(js, "units_available", st->units_available);
+                    cJSON_AddNumberToObject(js, "oldest_pending_s", st->oldest_pending_s);
+                    cli_print_json(js);
+                } else {
+                    printf("%8llu  stats: %u open calls, %u of %u units available, oldest wait "
+                           "%us, %u alerts\n",
+                           (unsigned long long)seq, st->open_calls, st->units_available, st->units,
+                           st->oldest_pending_s, st->active_alerts);
+                }
+                fflush(stdout);
+                shown++;
+            } else if (c && seq > last) {
                 if (!topic && seq != last + 1) {
                     fprintf(stderr,
                             "codispatch: missed changes %llu..%llu; taking a new "
