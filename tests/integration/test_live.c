@@ -63,14 +63,22 @@ static int s_get(const char *path, char **body)
     return status;
 }
 
-START_TEST(stream_publishes_committed_changes_without_pii)
+/* A SUB socket on the stream for topics starting with prefix (receives time out in 5 s). */
+static void *s_subscribe(void **ctx, const char *prefix)
 {
-    void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
+    *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(*ctx, ZMQ_SUB);
     int linger = 0, timeo = 5000;
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeo, sizeof timeo);
-    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "call.", 5);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
     zmq_connect(sub, harness_stream(h));
+    return sub;
+}
+
+START_TEST(stream_publishes_committed_changes_without_pii)
+{
+    void *ctx, *sub = s_subscribe(&ctx, "call.");
     usleep(300 * 1000); /* let the subscription reach the server */
 
     Codispatch__V1__Envelope snap_req = CODISPATCH__V1__ENVELOPE__INIT;
@@ -137,12 +145,7 @@ END_TEST
 
 START_TEST(stats_topic_carries_headline_figures)
 {
-    void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
-    int linger = 0, timeo = 5000;
-    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeo, sizeof timeo);
-    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "stats", 5);
-    zmq_connect(sub, harness_stream(h));
+    void *ctx, *sub = s_subscribe(&ctx, "stats");
     usleep(1200 * 1000); /* the subscription arrives; a second passes since the last stats */
     Codispatch__V1__Envelope *r = harness_create_call(h, "live-stats-1", "other", 4, 34, -118);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
