@@ -403,6 +403,12 @@ size_t cd_engine_list_plans(const cd_engine_t *self, const cd_plan_t **out, size
     return n;
 }
 
+const cd_plan_t *cd__base_plan(const cd_engine_t *self, const cd_call_t *call)
+{
+    const cd_plan_t *base = cd__plan(self, call->type);
+    return base ? base : cd__plan(self, "other");
+}
+
 void cd_engine_effective_plan(const cd_engine_t *self, const cd_call_t *call, cd_plan_t *out)
 {
     const cd_plan_t *flags[3] = {
@@ -410,10 +416,7 @@ void cd_engine_effective_plan(const cd_engine_t *self, const cd_call_t *call, cd
         (call->risk & CD_RISK_VIOLENCE) ? cd__plan(self, "flag:violence") : NULL,
         (call->risk & CD_RISK_MEDICAL) ? cd__plan(self, "flag:medical") : NULL,
     };
-    const cd_plan_t *base = cd__plan(self, call->type);
-    if (!base)
-        base = cd__plan(self, "other");
-    cd_plan_resolve(base, flags, 3, out);
+    cd_plan_resolve(cd__base_plan(self, call), flags, 3, out);
 }
 
 size_t cd_engine_list_alerts(const cd_engine_t *self, const cd_alert_t **out, size_t limit)

@@ -473,19 +473,29 @@ void cd__clear_alerts(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_i
 
 /* ------------------------------------------------------------------ timers */
 
+/* The plan whose clocks apply to a call, without resolving its flags (this runs for every
+ * open call after every loop turn that changed state): the base plan, or the defaults. */
+static const cd_plan_t *s_clocks(const cd_engine_t *self, const cd_call_t *c, cd_plan_t *defaults)
+{
+    const cd_plan_t *base = cd__base_plan(self, c);
+    if (base)
+        return base;
+    cd_plan_init(defaults, "", CD_PLAN_BASE);
+    return defaults;
+}
+
 static int64_t s_pending_deadline(const cd_engine_t *self, const cd_call_t *c)
 {
-    cd_plan_t plan;
-    cd_engine_effective_plan(self, c, &plan);
-    return c->pending_since_ms + (int64_t)plan.pending_alert_s[c->priority - 1] * 1000;
+    cd_plan_t defaults;
+    const cd_plan_t *plan = s_clocks(self, c, &defaults);
+    return c->pending_since_ms + (int64_t)plan->pending_alert_s[c->priority - 1] * 1000;
 }
 
 static int64_t s_on_scene_deadline(const cd_engine_t *self, const cd_assignment_t *a)
 {
-    const cd_call_t *c = cd__call(self, a->call_id);
-    cd_plan_t plan;
-    cd_engine_effective_plan(self, c, &plan);
-    return a->on_scene_ms + (int64_t)plan.on_scene_alert_s * 1000;
+    cd_plan_t defaults;
+    const cd_plan_t *plan = s_clocks(self, cd__call(self, a->call_id), &defaults);
+    return a->on_scene_ms + (int64_t)plan->on_scene_alert_s * 1000;
 }
 
 int64_t cd_engine_next_deadline(const cd_engine_t *self)

@@ -44,6 +44,9 @@ cd_call_t *cd__call(const cd_engine_t *self, const char *id);
 cd_unit_t *cd__unit(const cd_engine_t *self, const char *id);
 cd_assignment_t *cd__asg(const cd_engine_t *self, const char *id);
 cd_plan_t *cd__plan(const cd_engine_t *self, const char *key);
+/* The call type's plan (or "other"'s); NULL when neither exists.  Its clocks are the
+ * effective plan's: flag plans change which units go, never the clocks. */
+const cd_plan_t *cd__base_plan(const cd_engine_t *self, const cd_call_t *call);
 /* The unit's active assignment, or NULL. */
 cd_assignment_t *cd__unit_asg(const cd_engine_t *self, const cd_unit_t *u);
 

@@ -24,21 +24,6 @@ static void suite_teardown(void)
     harness_destroy(&h);
 }
 
-static int s_rid_no;
-
-/* Sends env (stack-built) with a fresh request id; returns the reply. */
-static Codispatch__V1__Envelope *s_send(Codispatch__V1__Envelope *env)
-{
-    char rid[32];
-    snprintf(rid, sizeof rid, "flow-%d", ++s_rid_no);
-    env->has_version = true;
-    env->version = 1;
-    env->request_id = rid;
-    Codispatch__V1__Envelope *r = harness_call(h, env, 10000);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
 static void s_ok(Codispatch__V1__Envelope *r)
 {
     if (r->body_case == CODISPATCH__V1__ENVELOPE__BODY_ERROR)
@@ -63,7 +48,7 @@ static Codispatch__V1__Envelope *s_add_unit(const char *id, const char *type, do
     m.status = CODISPATCH__V1__UNIT_STATUS__UNIT_AVAILABLE;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_ADD_UNIT;
     env.add_unit = &m;
-    return s_send(&env);
+    return harness_send(h, &env);
 }
 
 static Codispatch__V1__Envelope *s_set_plan(const char *key, const char *groups, uint32_t ack_s,
@@ -84,7 +69,7 @@ static Codispatch__V1__Envelope *s_set_plan(const char *key, const char *groups,
     sp.plan = &p;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_SET_PLAN;
     env.set_plan = &sp;
-    return s_send(&env);
+    return harness_send(h, &env);
 }
 
 static Codispatch__V1__Envelope *s_recommend(const char *call_id)
@@ -94,7 +79,7 @@ static Codispatch__V1__Envelope *s_recommend(const char *call_id)
     m.call_id = (char *)call_id;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_RECOMMEND;
     env.recommend = &m;
-    return s_send(&env);
+    return harness_send(h, &env);
 }
 
 static Codispatch__V1__Envelope *s_dispatch(const char *call_id, const char *unit)
@@ -107,7 +92,7 @@ static Codispatch__V1__Envelope *s_dispatch(const char *call_id, const char *uni
     m.n_unit_ids = unit ? 1 : 0;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_DISPATCH;
     env.dispatch = &m;
-    return s_send(&env);
+    return harness_send(h, &env);
 }
 
 static char *s_new_call(const char *rid, int priority)
@@ -191,7 +176,7 @@ START_TEST(create_recommend_dispatch_timeout_reoffer_across_a_restart)
     Codispatch__V1__ListAlerts la = CODISPATCH__V1__LIST_ALERTS__INIT;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_LIST_ALERTS;
     env.list_alerts = &la;
-    r = s_send(&env);
+    r = harness_send(h, &env);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_ALERT_LIST);
     bool found = false;
     for (size_t i = 0; i < r->alert_list->n_alerts; i++)
@@ -251,7 +236,7 @@ START_TEST(refusals_name_the_field)
     up.status = CODISPATCH__V1__UNIT_STATUS__UNIT_ON_SCENE;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_UPDATE_UNIT;
     env.update_unit = &up;
-    r = s_send(&env);
+    r = harness_send(h, &env);
     ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__INVALID_ARGUMENT);
     ck_assert_str_eq(r->error->field, "status");
     cdc_envelope_free(r);
@@ -262,12 +247,12 @@ START_TEST(refusals_name_the_field)
     cc.disposition = "went_home";
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CLOSE_CALL;
     env.close_call = &cc;
-    r = s_send(&env);
+    r = harness_send(h, &env);
     ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__INVALID_ARGUMENT);
     ck_assert_str_eq(r->error->field, "disposition");
     cdc_envelope_free(r);
     cc.disposition = "resolved_on_scene";
-    r = s_send(&env);
+    r = harness_send(h, &env);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
     ck_assert_int_eq(r->call->status, CODISPATCH__V1__CALL_STATUS__CALL_CLOSED);
     ck_assert_str_eq(r->call->disposition, "resolved_on_scene");

@@ -141,18 +141,6 @@ static int t_status(t_tab_t *tab, Codispatch__V1__UnitStatus st)
 
 static int s_rid;
 
-static Codispatch__V1__Envelope *s_send(Codispatch__V1__Envelope *env)
-{
-    char rid[32];
-    snprintf(rid, sizeof rid, "units-%d", ++s_rid);
-    env->has_version = true;
-    env->version = 1;
-    env->request_id = rid;
-    Codispatch__V1__Envelope *r = harness_call(h, env, 10000);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
 static void s_add_unit(const char *id, double lat)
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
@@ -165,7 +153,7 @@ static void s_add_unit(const char *id, double lat)
     m.status = CODISPATCH__V1__UNIT_STATUS__UNIT_AVAILABLE;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_ADD_UNIT;
     env.add_unit = &m;
-    Codispatch__V1__Envelope *r = s_send(&env);
+    Codispatch__V1__Envelope *r = harness_send(h, &env);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_UNIT);
     cdc_envelope_free(r);
 }
@@ -192,7 +180,7 @@ static void s_dispatch(const char *call, const char *unit)
     m.n_unit_ids = 1;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_DISPATCH;
     env.dispatch = &m;
-    Codispatch__V1__Envelope *r = s_send(&env);
+    Codispatch__V1__Envelope *r = harness_send(h, &env);
     ck_assert_msg(r->body_case == CODISPATCH__V1__ENVELOPE__BODY_CALL, "dispatch refused: %s",
                   r->body_case == CODISPATCH__V1__ENVELOPE__BODY_ERROR ? r->error->message : "?");
     cdc_envelope_free(r);
@@ -205,7 +193,7 @@ static Codispatch__V1__Envelope *s_units(void)
     Codispatch__V1__ListUnits m = CODISPATCH__V1__LIST_UNITS__INIT;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_LIST_UNITS;
     env.list_units = &m;
-    return s_send(&env);
+    return harness_send(h, &env);
 }
 
 static const Codispatch__V1__Unit *s_find(const Codispatch__V1__Envelope *list, const char *id)
@@ -412,7 +400,7 @@ START_TEST(heartbeat_loss_marks_the_unit_unreachable)
     m.call_id = call;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_RECOMMEND;
     env.recommend = &m;
-    Codispatch__V1__Envelope *r = s_send(&env);
+    Codispatch__V1__Envelope *r = harness_send(h, &env);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_RECOMMENDATION);
     for (size_t i = 0; i < r->recommendation->n_candidates; i++)
         ck_assert_str_ne(r->recommendation->candidates[i]->unit_id, "TU5");

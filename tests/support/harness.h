@@ -66,6 +66,10 @@ char *harness_server_log(const harness_t *self);
 Codispatch__V1__Envelope *harness_call(harness_t *self, Codispatch__V1__Envelope *req,
                                        int timeout_ms);
 
+/* Sends env (built by the test) with version 1 and a fresh request id, on a client that does
+ * not retry; fails the test when no reply comes within 10 s. */
+Codispatch__V1__Envelope *harness_send(harness_t *self, Codispatch__V1__Envelope *env);
+
 /* Envelope builders; strings are borrowed. */
 Codispatch__V1__Envelope *harness_create_call(harness_t *self, const char *request_id,
                                               const char *type, int priority, double lat,

@@ -55,6 +55,18 @@ const cli_opt_t *cli_opt(const cli_opt_t *opts, size_t nopts, const char *name);
 const char *cli_val(const cli_opt_t *opts, size_t nopts, const char *name);
 bool cli_flag(const cli_opt_t *opts, size_t nopts, const char *name);
 
+/* A subcommand (`unit add`, `sim run`, ...) and the function that runs it. */
+typedef int cli_cmd_fn(const cli_t *cli, int argc, char **argv);
+typedef struct cli_subcommand {
+    const char *name;
+    cli_cmd_fn *fn;
+} cli_subcommand_t;
+
+/* Runs the subcommand argv[0] of `noun` with argv[1..]; a usage error naming the choices when
+ * it is missing or unknown.  what: "subcommand" or "mode", for the sentence. */
+int cli_run_subcommand(const cli_t *cli, int argc, char **argv, const char *noun, const char *what,
+                       const cli_subcommand_t *subs, size_t n, const char *usage);
+
 /* Prints a usage error and returns CLI_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

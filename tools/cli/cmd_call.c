@@ -269,22 +269,11 @@ static int s_close(const cli_t *cli, int argc, char **argv)
 
 int cmd_call(const cli_t *cli, int argc, char **argv)
 {
-    static const char *const usage =
-        "codispatch call create|get|list|cancel|note|close ... (--help for more)";
-    if (argc < 1)
-        return cli_usage_error(usage, "call needs a subcommand");
-    const char *sub = argv[0];
-    if (strcmp(sub, "create") == 0)
-        return s_create(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "get") == 0)
-        return s_get(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0)
-        return s_list(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "cancel") == 0)
-        return s_cancel(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "note") == 0)
-        return s_note(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "close") == 0)
-        return s_close(cli, argc - 1, argv + 1);
-    return cli_usage_error(usage, "unknown call subcommand '%s'", sub);
+    static const cli_subcommand_t subs[] = {
+        {"create", s_create}, {"get", s_get},   {"list", s_list},
+        {"cancel", s_cancel}, {"note", s_note}, {"close", s_close},
+    };
+    return cli_run_subcommand(cli, argc, argv, "call", "subcommand", subs, CLI_N(subs),
+                              "codispatch call create|get|list|cancel|note|close ... "
+                              "(--help for more)");
 }

@@ -315,12 +315,7 @@ static int s_set(const cli_t *cli, int argc, char **argv)
 
 int cmd_plan(const cli_t *cli, int argc, char **argv)
 {
-    static const char *const usage = "codispatch plan list|set ... (--help for more)";
-    if (argc < 1)
-        return cli_usage_error(usage, "plan needs a subcommand");
-    if (strcmp(argv[0], "list") == 0)
-        return s_list(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "set") == 0)
-        return s_set(cli, argc - 1, argv + 1);
-    return cli_usage_error(usage, "unknown plan subcommand '%s'", argv[0]);
+    static const cli_subcommand_t subs[] = {{"list", s_list}, {"set", s_set}};
+    return cli_run_subcommand(cli, argc, argv, "plan", "subcommand", subs, CLI_N(subs),
+                              "codispatch plan list|set ... (--help for more)");
 }

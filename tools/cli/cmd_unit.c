@@ -264,19 +264,14 @@ static int s_list(const cli_t *cli, int argc, char **argv)
 
 int cmd_unit(const cli_t *cli, int argc, char **argv)
 {
-    static const char *const usage = "codispatch unit add|list|update|remove ... (--help for more)";
-    if (argc < 1)
-        return cli_usage_error(usage, "unit needs a subcommand");
-    const char *sub = argv[0];
-    if (strcmp(sub, "add") == 0)
-        return s_add(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0)
-        return s_list(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "update") == 0)
-        return s_update(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "remove") == 0)
-        return s_remove(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "connect") == 0)
-        return cmd_unit_connect(cli, argc - 1, argv + 1);
-    return cli_usage_error(usage, "unknown unit subcommand '%s'", sub);
+    static const cli_subcommand_t subs[] = {
+        {"add", s_add},
+        {"list", s_list},
+        {"update", s_update},
+        {"remove", s_remove},
+        {"connect", cmd_unit_connect},
+    };
+    return cli_run_subcommand(cli, argc, argv, "unit", "subcommand", subs, CLI_N(subs),
+                              "codispatch unit add|list|update|remove|connect ... "
+                              "(--help for more)");
 }

@@ -36,15 +36,9 @@ int sim_unit_type_index(const char *name)
 
 int cmd_sim(const cli_t *cli, int argc, char **argv)
 {
-    if (argc < 1)
-        return cli_usage_error(USAGE, "sim needs a mode: generate, offline or run");
-    if (strcmp(argv[0], "generate") == 0)
-        return sim_generate(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "offline") == 0)
-        return sim_offline(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "run") == 0)
-        return sim_run(cli, argc - 1, argv + 1);
-    return cli_usage_error(USAGE, "unknown sim mode '%s' (generate, offline or run)", argv[0]);
+    static const cli_subcommand_t modes[] = {
+        {"generate", sim_generate}, {"offline", sim_offline}, {"run", sim_run}};
+    return cli_run_subcommand(cli, argc, argv, "sim", "mode", modes, CLI_N(modes), USAGE);
 }
 
 /* ------------------------------------------------------------------ random numbers */

@@ -10,6 +10,21 @@
 #include "cd_text.h"
 #include "cli.h"
 
+int cli_run_subcommand(const cli_t *cli, int argc, char **argv, const char *noun, const char *what,
+                       const cli_subcommand_t *subs, size_t n, const char *usage)
+{
+    for (size_t i = 0; argc >= 1 && i < n; i++)
+        if (strcmp(argv[0], subs[i].name) == 0)
+            return subs[i].fn(cli, argc - 1, argv + 1);
+    char names[256] = "";
+    for (size_t i = 0, used = 0; i < n && used < sizeof names; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                 subs[i].name);
+    if (argc < 1)
+        return cli_usage_error(usage, "%s needs a %s: %s", noun, what, names);
+    return cli_usage_error(usage, "unknown %s %s '%s' (%s)", noun, what, argv[0], names);
+}
+
 int cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;

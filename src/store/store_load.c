@@ -1,0 +1,151 @@
+/* Loading the engine's state from PostgreSQL: reference data, the projections, the counters
+ * and the recent idempotency records, as one pipelined job. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_priv.h"
+#include "store_sql.h"
+
+static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, void *arg);
+
+void store__load(store_t *self)
+{
+    char closed_keep[64], retention[64];
+    store_sql_interval(closed_keep, sizeof closed_keep, self->opt.closed_keep_ms);
+    store_sql_interval(retention, sizeof retention, self->opt.request_retention_ms);
+    const char *p_closed[] = {closed_keep}, *p_ret[] = {retention};
+    pgc_job_t *job = pgc_job_new(s_on_loaded, self);
+    pgc_job_add(job, STORE_SQL_LOAD_CALL_TYPES, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_COUNTERS, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_CALLS, 1, p_closed);
+    pgc_job_add(job, STORE_SQL_LOAD_REQUESTS, 1, p_ret);
+    pgc_job_add(job, STORE_SQL_LOAD_UNIT_TYPES, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_PLANS, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_UNITS, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_ASSIGNMENTS, 1, p_closed);
+    pgc_job_add(job, STORE_SQL_LOAD_ALERTS, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_NUMBERS, 0, NULL);
+    pgc_submit(self->pg, job);
+}
+
+/* Each row's first column is a JSON document; calls fn with it parsed. */
+static void s_each_doc(store_t *self, PGresult *res, void (*fn)(store_t *, const cJSON *))
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        cJSON *doc = cJSON_Parse(PQgetvalue(res, i, 0));
+        if (doc)
+            fn(self, doc);
+        else
+            fprintf(stderr, "codispatchd: skipping an unreadable row while loading\n");
+        cJSON_Delete(doc);
+    }
+}
+
+static void s_restore_plan(store_t *self, const cJSON *doc)
+{
+    cd_plan_t plan;
+    cd_error_t err;
+    if (cd_plan_from_json(doc, &plan, &err) == CD_OK)
+        cd_engine_restore_plan(self->engine, &plan);
+    else
+        fprintf(stderr, "codispatchd: skipping a plan: %s\n", err.message);
+}
+
+static void s_restore_unit(store_t *self, const cJSON *doc)
+{
+    cd_error_t err;
+    cd_unit_t *u = cd_unit_from_json(doc, &err);
+    if (u)
+        cd_engine_restore_unit(self->engine, u);
+}
+
+static void s_restore_assignment(store_t *self, const cJSON *doc)
+{
+    cd_error_t err;
+    cd_assignment_t *a = cd_assign_from_json(doc, &err);
+    if (a)
+        cd_engine_restore_assignment(self->engine, a);
+}
+
+static void s_restore_alert(store_t *self, const cJSON *doc)
+{
+    cd_alert_t al;
+    cd_error_t err;
+    if (cd_alert_from_json(doc, &al, &err) == CD_OK)
+        cd_engine_restore_alert(self->engine, &al);
+}
+
+/* Unit types, plans and the roster: before the calls. */
+static void s_load_dispatch_reference(store_t *self, PGresult *unit_types, PGresult *plans,
+                                      PGresult *units)
+{
+    for (int i = 0; i < PQntuples(unit_types); i++)
+        cd_engine_add_unit_type(self->engine, PQgetvalue(unit_types, i, 0));
+    s_each_doc(self, plans, s_restore_plan);
+    s_each_doc(self, units, s_restore_unit);
+}
+
+/* Assignments and alerts: after the calls they belong to. */
+static void s_load_dispatch_state(store_t *self, PGresult *assignments, PGresult *alerts,
+                                  PGresult *numbers)
+{
+    s_each_doc(self, assignments, s_restore_assignment);
+    s_each_doc(self, alerts, s_restore_alert);
+    cd_engine_restore_numbers(self->engine, strtoll(PQgetvalue(numbers, 0, 0), NULL, 10),
+                              strtoll(PQgetvalue(numbers, 0, 1), NULL, 10));
+}
+
+static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, void *arg)
+{
+    store_t *self = arg;
+    if (lost || self->state != STORE_LOADING)
+        return;
+    if (!ok) {
+        store__retry_later(self, error);
+        return;
+    }
+    cd_engine_reset(self->engine);
+    reqcache_clear(self->requests);
+
+    PGresult *types = pgc_job_result(job, 0), *counters = pgc_job_result(job, 1),
+             *calls = pgc_job_result(job, 2), *reqs = pgc_job_result(job, 3);
+    cd_engine_clear_call_types(self->engine);
+    for (int i = 0; i < PQntuples(types); i++)
+        cd_engine_add_call_type(self->engine, PQgetvalue(types, i, 0));
+
+    int64_t last_seq = strtoll(PQgetvalue(counters, 0, 0), NULL, 10);
+    int64_t last_no = strtoll(PQgetvalue(counters, 0, 1), NULL, 10);
+    cd_engine_restore_counters(self->engine, last_seq, last_no);
+    self->committed_seq = last_seq;
+
+    s_load_dispatch_reference(self, pgc_job_result(job, 4), pgc_job_result(job, 5),
+                              pgc_job_result(job, 6));
+    for (int i = 0; i < PQntuples(calls); i++) {
+        cd_call_t *c = store_sql_call_from_row(calls, i);
+        if (c)
+            cd_engine_restore_call(self->engine, c);
+    }
+    s_load_dispatch_state(self, pgc_job_result(job, 7), pgc_job_result(job, 8),
+                          pgc_job_result(job, 9));
+    for (int i = 0; i < PQntuples(reqs); i++) {
+        size_t len = 0;
+        unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(reqs, i, 4), &len);
+        if (!bytes)
+            continue;
+        reqcache_add(self->requests, PQgetvalue(reqs, i, 0), PQgetvalue(reqs, i, 1),
+                     strtoll(PQgetvalue(reqs, i, 2), NULL, 10),
+                     strtoll(PQgetvalue(reqs, i, 3), NULL, 10), bytes, len);
+        PQfreemem(bytes);
+    }
+    self->state = STORE_READY;
+    self->last_error[0] = '\0';
+    fprintf(stderr,
+            "codispatchd: state loaded: %zu open calls, last seq %lld, %zu recent "
+            "requests\n",
+            cd_engine_open_calls(self->engine), (long long)last_seq,
+            reqcache_count(self->requests));
+    if (self->cb.on_ready)
+        self->cb.on_ready(self->arg);
+}
+

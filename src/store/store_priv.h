@@ -1,0 +1,47 @@
+/*  store_priv.h — the store's state, shared by its own files only:
+ *    store.c       connection, migrations, group commit, reads, housekeeping
+ *    store_load.c  loading the engine's state from the projections
+ */
+#ifndef STORE_PRIV_H
+#define STORE_PRIV_H
+
+#include "pgc.h"
+#include "store.h"
+
+#define STORE_RETRY_MS 1000 /* after a failed migration or load, on a live connection */
+
+/* A batch: what one transaction carries. */
+typedef struct store_batch {
+    cd_event_log_t events;
+    reqcache_entry_t **requests; /* borrowed from the cache */
+    size_t n_requests, cap_requests;
+    int64_t last_seq;
+} store_batch_t;
+
+struct store {
+    uv_loop_t *loop;
+    store_options_t opt;
+    char *conninfo;
+    cd_engine_t *engine; /* borrowed */
+    store_callbacks_t cb;
+    void *arg;
+    pgc_t *pg;
+    store_state_t state;
+    reqcache_t *requests;
+    int64_t committed_seq;
+    store_batch_t open;   /* collecting */
+    store_batch_t flight; /* sent, awaiting commit */
+    bool in_flight;
+    uint64_t generation; /* bumped on every loss, so late callbacks can tell they are stale */
+    uv_timer_t retry;
+    char last_error[512];
+    size_t next_migration;
+};
+
+/* Loads the engine's state from PostgreSQL (state LOADING); on success the store is READY
+ * and on_ready is called (store_load.c). */
+void store__load(store_t *self);
+/* A failed migration or load on a live connection: note why and try again shortly. */
+void store__retry_later(store_t *self, const char *why);
+
+#endif
