@@ -131,6 +131,33 @@ uint64_t cdc_tablet_last_seq(const cdc_tablet_t *self);
 /* Requests sent and not yet answered. */
 size_t cdc_tablet_pending(const cdc_tablet_t *self);
 
+/* ---------------------------------------------------------------- keys (security)
+ *
+ * When the server has security on, every socket is a CURVE client: it needs its own key pair
+ * (a file made by `codispatch keys add`, mode 0600) and the server's public key (named in
+ * that file, or the server's DATA_DIR/keys/server.key).  The server maps the public key to a
+ * name and a role; an unknown or revoked key gets no connection at all (requests time out),
+ * and a key revoked while connected gets UNAUTHENTICATED on its next request. */
+
+typedef struct cdc_keys {
+    char public_key[41]; /* Z85, 40 characters */
+    char secret_key[41];
+    char server_key[41]; /* the server's public key */
+} cdc_keys_t;
+
+/* Reads key_file (a client's secret key file).  server_key_file, if not NULL, is read for the
+ * server's public key instead of the server-key line of key_file.  Returns CDC_OK, or
+ * CDC_EINVAL with a sentence naming the file in err. */
+int cdc_keys_load(const char *key_file, const char *server_key_file, cdc_keys_t *out, char *err,
+                  size_t errlen);
+/* Makes a ZeroMQ socket (before it connects) a CURVE client with keys.  CDC_OK or CDC_ESYS. */
+int cdc_keys_apply(void *zmq_socket, const cdc_keys_t *keys);
+
+/* cdc_control_new and cdc_tablet_new with keys (NULL keys: the same as those). */
+cdc_control_t *cdc_control_new_secure(const char *endpoint, const cdc_keys_t *keys);
+cdc_tablet_t *cdc_tablet_new_secure(const char *endpoint, const char *unit_id, uint64_t last_seq,
+                                    const cdc_tablet_callbacks_t *cb, const cdc_keys_t *keys);
+
 /* Lower-case protocol names: "INVALID_ARGUMENT", "pending", ... */
 const char *cdc_code_name(Codispatch__V1__Code code);
 const char *cdc_call_status_name(Codispatch__V1__CallStatus status);

@@ -40,6 +40,11 @@ void cdc_request_id(char out[33])
 
 cdc_control_t *cdc_control_new(const char *endpoint)
 {
+    return cdc_control_new_secure(endpoint, NULL);
+}
+
+cdc_control_t *cdc_control_new_secure(const char *endpoint, const cdc_keys_t *keys)
+{
     if (!endpoint || !*endpoint)
         return NULL;
     cdc_control_t *self = calloc(1, sizeof *self);
@@ -57,7 +62,8 @@ cdc_control_t *cdc_control_new(const char *endpoint)
     zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL, &reconnect, sizeof reconnect);
     zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
-    if (zmq_connect(self->sock, endpoint) != 0) {
+    if ((keys && cdc_keys_apply(self->sock, keys) != CDC_OK) ||
+        zmq_connect(self->sock, endpoint) != 0) {
         cdc_control_destroy(&self);
         return NULL;
     }

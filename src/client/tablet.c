@@ -46,6 +46,12 @@ struct cdc_tablet {
 cdc_tablet_t *cdc_tablet_new(const char *endpoint, const char *unit_id, uint64_t last_seq,
                              const cdc_tablet_callbacks_t *cb)
 {
+    return cdc_tablet_new_secure(endpoint, unit_id, last_seq, cb, NULL);
+}
+
+cdc_tablet_t *cdc_tablet_new_secure(const char *endpoint, const char *unit_id, uint64_t last_seq,
+                                    const cdc_tablet_callbacks_t *cb, const cdc_keys_t *keys)
+{
     if (!endpoint || !*endpoint || !unit_id || !*unit_id || strlen(unit_id) > 64 || !cb)
         return NULL;
     cdc_tablet_t *self = calloc(1, sizeof *self);
@@ -72,7 +78,8 @@ cdc_tablet_t *cdc_tablet_new(const char *endpoint, const char *unit_id, uint64_t
     zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
-    if (zmq_connect(self->sock, endpoint) != 0) {
+    if ((keys && cdc_keys_apply(self->sock, keys) != CDC_OK) ||
+        zmq_connect(self->sock, endpoint) != 0) {
         cdc_tablet_destroy(&self);
         return NULL;
     }

@@ -53,6 +53,7 @@ static void s_free_state(cd_engine_t *self)
         HASH_DEL(self->asgs, a);
         free(a);
     }
+    cd__free_keys(self);
     self->open_calls = 0;
     self->n_plans = 0;
     self->n_alerts = 0;

@@ -18,6 +18,7 @@
 #include "cd_call.h"
 #include "cd_error.h"
 #include "cd_event.h"
+#include "cd_key.h"
 #include "cd_plan.h"
 #include "cd_unit.h"
 
@@ -116,6 +117,21 @@ int cd_engine_restore_assignment(cd_engine_t *self, cd_assignment_t *a);
 int cd_engine_restore_alert(cd_engine_t *self, const cd_alert_t *alert);
 void cd_engine_restore_numbers(cd_engine_t *self, int64_t last_assignment_no,
                                int64_t last_alert_no);
+/* A key loaded from the keys table (copied).  CD_ECONFLICT for a duplicate name. */
+int cd_engine_restore_key(cd_engine_t *self, const cd_key_t *key);
+
+/* --- Client keys (cd_engine_keys.c) --- */
+/* Registers a key (name, public_key, role, unit_id of key are used; the unit must be on the
+ * roster).  Names and public keys are never reused.  *out: the key as stored. */
+int cd_engine_add_key(cd_engine_t *self, const cd_ctx_t *ctx, const cd_key_t *key,
+                      const cd_key_t **out, cd_error_t *err);
+/* Revokes a key by name; it stays in the table, revoked. */
+int cd_engine_revoke_key(cd_engine_t *self, const cd_ctx_t *ctx, const char *name,
+                         const cd_key_t **out, cd_error_t *err);
+const cd_key_t *cd_engine_find_key(const cd_engine_t *self, const char *name);
+const cd_key_t *cd_engine_find_public_key(const cd_engine_t *self, const char *z85);
+size_t cd_engine_list_keys(const cd_engine_t *self, const cd_key_t **out, size_t cap);
+size_t cd_engine_key_count(const cd_engine_t *self);
 
 /* --- Commands.  On success they record events and return the changed call via *out. --- */
 int cd_engine_create_call(cd_engine_t *self, const cd_ctx_t *ctx, const cd_call_input_t *in,

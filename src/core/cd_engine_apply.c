@@ -397,6 +397,10 @@ int cd__apply(cd_engine_t *self, const cd_event_t *ev, cd_error_t *err)
     case CD_EV_ALERT_CLEARED:
         rc = s_alert_event(self, ev, err);
         break;
+    case CD_EV_KEY_ADDED:
+    case CD_EV_KEY_REVOKED:
+        rc = cd__key_event(self, ev, err);
+        break;
     default:
         return cd_error_set(err, CD_EINVAL, "kind", "unknown event kind %d", (int)ev->kind);
     }

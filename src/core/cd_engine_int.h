@@ -28,6 +28,7 @@ struct cd_engine {
     size_t n_call_types;
     char *unit_types[CD_MAX_TYPES];
     size_t n_unit_types;
+    struct cd_key *keys;     /* uthash by name (cd_engine_keys.c) */
     bool request_id_pending; /* the running command has not recorded an event yet */
 };
 
@@ -49,6 +50,10 @@ cd_plan_t *cd__plan(const cd_engine_t *self, const char *key);
 const cd_plan_t *cd__base_plan(const cd_engine_t *self, const cd_call_t *call);
 /* The unit's active assignment, or NULL. */
 cd_assignment_t *cd__unit_asg(const cd_engine_t *self, const cd_unit_t *u);
+
+/* Keys (cd_engine_keys.c): applies key.added / key.revoked; frees the table. */
+int cd__key_event(cd_engine_t *self, const cd_event_t *ev, cd_error_t *err);
+void cd__free_keys(cd_engine_t *self);
 
 /* Marks the start of a command (its first event will carry the request id). */
 void cd__begin(cd_engine_t *self);

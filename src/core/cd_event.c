@@ -23,6 +23,8 @@ static const char *const s_kind_names[CD_EV_KIND_COUNT] = {
     [CD_EV_ALERT_CLEARED] = "alert.cleared",
     [CD_EV_UNIT_POSITION] = "unit.position",
     [CD_EV_UNIT_LINK] = "unit.link",
+    [CD_EV_KEY_ADDED] = "key.added",
+    [CD_EV_KEY_REVOKED] = "key.revoked",
 };
 
 const char *cd_event_kind_name(cd_event_kind_t kind)

@@ -35,6 +35,8 @@ typedef enum cd_event_kind {
     /* the alert (cd_alert_to_json) */ CD_EV_ALERT_CLEARED, /* {"alert_no"} */
     CD_EV_UNIT_POSITION, /* {"lat", "lon"} from the unit's tablet */
     CD_EV_UNIT_LINK,     /* {"up"}: its tablet connected (true) or was lost (false) */
+    CD_EV_KEY_ADDED,     /* the key (cd_key_to_json) */
+    CD_EV_KEY_REVOKED,   /* {"name"} */
     CD_EV_KIND_COUNT,
 } cd_event_kind_t;
 

@@ -17,7 +17,7 @@
 #define CD_CALLER_NAME_MAX 128
 #define CD_CALLBACK_MAX    32
 #define CD_REASON_MAX      500
-#define CD_ACTOR_MAX       64
+#define CD_ACTOR_MAX       80
 #define CD_NOTE_MAX        1000
 #define CD_NOTES_MAX       200 /* notes per call: bounds a call's record and its replies */
 #define CD_DISPOSITION_MAX 32

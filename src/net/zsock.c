@@ -19,6 +19,7 @@ struct zsock {
     void *arg;
     char endpoint[256];
     unsigned long dropped;
+    size_t max_frames;
 };
 
 static void s_drain(zsock_t *self);
@@ -36,7 +37,7 @@ static void s_on_idle(uv_idle_t *h)
 /* Receives one whole message and hands it over.  Returns false when nothing was waiting. */
 static bool s_recv_one(zsock_t *self)
 {
-    zmq_msg_t frames[ZSOCK_MAX_FRAMES];
+    zmq_msg_t frames[ZSOCK_FRAMES_CAP];
     size_t n = 0;
     bool truncated = false;
     for (;;) {
@@ -47,7 +48,7 @@ static bool s_recv_one(zsock_t *self)
             break; /* EAGAIN before the first frame; later frames of a message are atomic */
         }
         bool more = zmq_msg_more(&part);
-        if (n < ZSOCK_MAX_FRAMES)
+        if (n < self->max_frames)
             frames[n++] = part;
         else {
             truncated = true;
@@ -101,6 +102,7 @@ zsock_t *zsock_new(uv_loop_t *loop, void *zctx, int type, zsock_msg_fn *on_msg, 
     self->sock = sock;
     self->on_msg = on_msg;
     self->arg = arg;
+    self->max_frames = ZSOCK_MAX_FRAMES;
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     uv_idle_init(loop, &self->idle);
@@ -175,6 +177,11 @@ const char *zsock_endpoint(const zsock_t *self)
 void *zsock_raw(zsock_t *self)
 {
     return self->sock;
+}
+
+void zsock_set_max_frames(zsock_t *self, size_t n)
+{
+    self->max_frames = n < 1 ? 1 : n > ZSOCK_FRAMES_CAP ? ZSOCK_FRAMES_CAP : n;
 }
 
 unsigned long zsock_dropped(const zsock_t *self)

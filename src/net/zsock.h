@@ -19,7 +19,8 @@
 #include <uv.h>
 #include <zmq.h>
 
-#define ZSOCK_MAX_FRAMES 4
+#define ZSOCK_MAX_FRAMES 4 /* default; zsock_set_max_frames raises it up to ZSOCK_FRAMES_CAP */
+#define ZSOCK_FRAMES_CAP 8 /* a ZAP request has 7 */
 #define ZSOCK_BUDGET     512 /* messages per loop turn */
 
 typedef struct zsock zsock_t;
@@ -45,6 +46,9 @@ int zsock_send(zsock_t *self, const void *const *parts, const size_t *lens, size
 const char *zsock_endpoint(const zsock_t *self);
 
 void *zsock_raw(zsock_t *self);
+
+/* Frames handed over per message (default ZSOCK_MAX_FRAMES, at most ZSOCK_FRAMES_CAP). */
+void zsock_set_max_frames(zsock_t *self, size_t n);
 
 /* Messages dropped on send since creation. */
 unsigned long zsock_dropped(const zsock_t *self);

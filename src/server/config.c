@@ -8,7 +8,7 @@
 
 #include "cd_text.h"
 
-typedef enum { OPT_STR, OPT_LONG, OPT_BOOL } opt_kind_t;
+typedef enum { OPT_STR, OPT_LONG, OPT_BOOL, OPT_FLAG } opt_kind_t; /* FLAG: bare --name */
 
 typedef struct opt {
     const char *name; /* flag without "--"; the variable is CODISPATCH_ + upper(name) */
@@ -49,6 +49,17 @@ static const opt_t s_opts[] = {
      "(tools/run.sh turns this on)"},
     {"max-missed-acks", OPT_LONG, offsetof(config_t, max_missed_acks), "3",
      "consecutive unacknowledged offers after which a unit is put out_of_service"},
+    {"security", OPT_STR, offsetof(config_t, security), "auto",
+     "auto | on | off: CURVE keys and roles on the ZeroMQ sockets and a token on HTTP; auto "
+     "turns them on when any endpoint binds to something other than loopback"},
+    {"insecure", OPT_FLAG, offsetof(config_t, insecure), "no",
+     "allow binding to a non-loopback address without security (never in production)"},
+    {"server-key", OPT_STR, offsetof(config_t, server_key), NULL,
+     "the server's secret key file (default DATA_DIR/keys/server.key_secret, made by "
+     "`codispatch keys init`)"},
+    {"http-token", OPT_STR, offsetof(config_t, http_token), NULL,
+     "file holding the token the dashboard, /api, /ws and /metrics require when security is "
+     "on (default DATA_DIR/keys/http.token)"},
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -68,7 +79,7 @@ static int s_set(config_t *cfg, const opt_t *o, const char *value, char *err, si
         *(char **)slot = value ? cd_strdup(value) : NULL;
         return 0;
     }
-    if (o->kind == OPT_BOOL) {
+    if (o->kind == OPT_BOOL || o->kind == OPT_FLAG) {
         bool yes =
             strcmp(value, "yes") == 0 || strcmp(value, "1") == 0 || strcmp(value, "true") == 0;
         bool no =
@@ -143,7 +154,9 @@ int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
             snprintf(err, errlen, "unknown option '%s' (see --help)", arg);
             return -1;
         }
-        const char *value = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
+        const char *value = eq                    ? eq + 1
+                            : o->kind == OPT_FLAG ? "yes"
+                                                  : (a + 1 < argc ? argv[++a] : NULL);
         if (!value) {
             snprintf(err, errlen, "--%s needs a value", o->name);
             return -1;

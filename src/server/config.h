@@ -21,6 +21,10 @@ typedef struct config {
     long heartbeat_ms;        /* --heartbeat-ms: ZMTP heartbeats on the units socket */
     long unreachable_after_s; /* --unreachable-after-s */
     bool demo_roster;         /* --demo-roster: seed an empty roster with demo units */
+    char *security;           /* --security auto|on|off: CURVE keys and roles */
+    bool insecure;            /* --insecure: allow a non-loopback bind without security */
+    char *server_key;         /* --server-key: the server's secret key file */
+    char *http_token;         /* --http-token: file holding the HTTP viewer token */
 } config_t;
 
 /* Returns 0 when the server should run, 1 when --help/--version was printed, -1 on a usage

@@ -11,7 +11,6 @@
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     1000
-#define ACTOR        "console" /* until keys identify each console (security issue) */
 
 static void s_reply_now(server_t *self, const route_t *to, const char *rid, cd_code_t code,
                         const char *field, const char *msg)
@@ -91,7 +90,7 @@ static bool s_require_ready(server_t *self, const route_t *to, const char *rid)
     return true;
 }
 
-static void s_status(server_t *self, const route_t *to, const char *rid)
+static void s_status(server_t *self, const route_t *to, const char *rid, const sec_peer_t *peer)
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__StatusReply st = CODISPATCH__V1__STATUS_REPLY__INIT;
@@ -112,6 +111,12 @@ static void s_status(server_t *self, const route_t *to, const char *rid)
     st.http_address = self->http_address;
     st.has_protocol_version = true;
     st.protocol_version = WIRE_PROTOCOL_VERSION;
+    st.has_security = true;
+    st.security = security_on(self);
+    if (peer->secured) {
+        st.identity = (char *)peer->name;
+        st.role = (char *)cd_role_name(peer->role);
+    }
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS_REPLY;
     env.status_reply = &st;
     size_t len;
@@ -208,15 +213,26 @@ void server_refuse(server_t *self, const route_t *to, const char *rid, cd_code_t
     s_reply_now(self, to, rid, code, field, msg);
 }
 
-/* A state-changing command: idempotent by request_id, replied to after commit. */
 void server_command(server_t *self, const route_t *to, const wire_env_t *env, const char *unit_id)
 {
+    sec_peer_t nobody = {0};
+    server_command_as(self, to, env, unit_id, &nobody);
+}
+
+/* A state-changing command: idempotent by request_id, replied to after commit. */
+void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
+                       const char *unit_id, const sec_peer_t *peer)
+{
     const char *rid = env->request_id;
-    /* A tablet's request ids are its own: the same id from another unit is a conflict, never
-     * that unit's reply. */
+    char actor[CD_ACTOR_MAX + 1];
+    security_actor(peer, unit_id, actor, sizeof actor);
+    /* A tablet's request ids are its own, and with keys every key's are: the same id from
+     * another unit or key is a conflict, never that one's reply. */
     char kind[CD_ACTOR_MAX + 48];
-    snprintf(kind, sizeof kind, "%s%s%s", wire_body_name(env), unit_id ? "@" : "",
-             unit_id ? unit_id : "");
+    snprintf(kind, sizeof kind, "%s%s%s", wire_body_name(env), unit_id || peer->secured ? "@" : "",
+             peer->secured ? actor
+             : unit_id     ? unit_id
+                           : "");
     if (!s_require_ready(self, to, rid))
         return;
     const reqcache_entry_t *prev = store_find_request(self->store, rid);
@@ -243,9 +259,6 @@ void server_command(server_t *self, const route_t *to, const wire_env_t *env, co
         return;
     }
     int64_t now = server_now_ms();
-    char actor[CD_ACTOR_MAX + 1] = ACTOR;
-    if (unit_id)
-        snprintf(actor, sizeof actor, "unit:%s", unit_id);
     cd_ctx_t ctx = {.now_ms = now, .actor = actor, .request_id = rid};
     cd_error_t err;
     uint8_t *buf = NULL;
@@ -318,9 +331,15 @@ void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncat
         server_reply_error(self, &to, rid, 0, &err);
         return;
     }
+    sec_peer_t peer;
+    if (!security_identify(self, &to, rid, body, &peer) ||
+        (!wire_is_tablet_body(env) && !security_permit(self, &to, rid, &peer, env, SEC_CONTROL))) {
+        wire_free(env);
+        return;
+    }
     switch (env->body_case) {
     case CODISPATCH__V1__ENVELOPE__BODY_STATUS:
-        s_status(self, &to, rid);
+        s_status(self, &to, rid, &peer);
         break;
     case CODISPATCH__V1__ENVELOPE__BODY_GET_CALL:
         s_get_call(self, &to, rid, env->get_call);
@@ -335,7 +354,7 @@ void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncat
         else if (control_is_query(env))
             s_query(self, &to, env);
         else
-            server_command(self, &to, env, NULL);
+            server_command_as(self, &to, env, NULL, &peer);
         break;
     }
     wire_free(env);

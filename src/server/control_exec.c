@@ -122,6 +122,28 @@ int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, 
                 wire_pack_unit(rid, (uint64_t)cd_engine_last_seq(e), &before, e, ctx->now_ms, len);
         return rc;
     }
+    case CODISPATCH__V1__ENVELOPE__BODY_ADD_KEY:
+    case CODISPATCH__V1__ENVELOPE__BODY_REVOKE_KEY: {
+        const cd_key_t *k = NULL;
+        if (env->body_case == CODISPATCH__V1__ENVELOPE__BODY_ADD_KEY) {
+            const Codispatch__V1__AddKey *m = env->add_key;
+            cd_key_t in = {.role = cd_role_parse(m->role)};
+            if ((m->name && strlen(m->name) > CD_KEY_NAME_MAX) ||
+                (m->unit_id && strlen(m->unit_id) > CD_KEY_UNIT_ID_MAX) ||
+                (m->public_key && strlen(m->public_key) > CD_KEY_Z85_LEN))
+                return cd_error_set(err, CD_EINVAL, "name",
+                                    "name and unit_id are at most 32 characters, public_key 40");
+            cd_copy(in.name, sizeof in.name, m->name ? m->name : "");
+            cd_copy(in.unit_id, sizeof in.unit_id, m->unit_id ? m->unit_id : "");
+            cd_copy(in.public_key, sizeof in.public_key, m->public_key ? m->public_key : "");
+            rc = cd_engine_add_key(e, ctx, &in, &k, err);
+        } else {
+            rc = cd_engine_revoke_key(e, ctx, env->revoke_key->name, &k, err);
+        }
+        if (rc == CD_OK)
+            *buf = wire_pack_key(rid, (uint64_t)cd_engine_last_seq(e), k, len);
+        return rc;
+    }
     case CODISPATCH__V1__ENVELOPE__BODY_SET_PLAN: {
         cd_plan_t plan;
         const cd_plan_t *out = NULL;
@@ -148,6 +170,7 @@ bool control_is_query(const wire_env_t *env)
     case CODISPATCH__V1__ENVELOPE__BODY_RECOMMEND:
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_ALERTS:
     case CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT:
+    case CODISPATCH__V1__ENVELOPE__BODY_LIST_KEYS:
         return true;
     default:
         return false;
@@ -193,6 +216,14 @@ int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_
         size_t n = cd_engine_list_alerts(e, alerts, LIST_MAX);
         *buf = wire_pack_alerts(rid, seq, alerts, n, len);
         free(alerts);
+        return CD_OK;
+    }
+    case CODISPATCH__V1__ENVELOPE__BODY_LIST_KEYS: {
+        size_t n = cd_engine_key_count(e);
+        const cd_key_t **keys = cd_xcalloc(n ? n : 1, sizeof *keys);
+        n = cd_engine_list_keys(e, keys, n);
+        *buf = wire_pack_keys(rid, seq, keys, n, len);
+        free(keys);
         return CD_OK;
     }
     case CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT:

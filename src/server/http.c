@@ -44,6 +44,7 @@ typedef struct s_session {
     size_t queued;
     struct s_session *next, *prev; /* the server's list of waiting or live sessions */
     bool listed;
+    char *set_cookie; /* a token that came in the URL: remembered by the browser (malloc'd) */
 } s_session_t;
 
 struct http {
@@ -133,8 +134,19 @@ static int s_respond(struct lws *wsi, s_session_t *s, unsigned status, const cha
     s->body_len = len;
     if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                     (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+                                     (const unsigned char *)"no-store", 8, &p, end))
+        return 1;
+    if (s->set_cookie) {
+        char cookie[400];
+        int n = snprintf(cookie, sizeof cookie,
+                         "codispatch_token=%s; HttpOnly; SameSite=Strict; Path=/", s->set_cookie);
+        free(s->set_cookie);
+        s->set_cookie = NULL;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
+                                        (const unsigned char *)cookie, n, &p, end))
+            return 1;
+    }
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
     lws_callback_on_writable(wsi);
     return 0;
@@ -164,6 +176,42 @@ static const char *s_content_type(const char *name)
     return "application/octet-stream";
 }
 
+/* With security on, everything but the health checks needs the viewer token: in an
+ * "Authorization: Bearer TOKEN" header, a codispatch_token cookie, or (for a browser's first
+ * visit) ?token=TOKEN, which is then set as an HttpOnly cookie for /ws and /api. */
+static bool s_token_ok(struct lws *wsi, s_session_t *s)
+{
+    server_t *self = s_server;
+    if (!security_http_required(self))
+        return true;
+    char buf[512];
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncmp(buf, "Bearer ", 7) == 0)
+        return security_http_token_ok(self, buf + 7);
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE) > 0) {
+        for (char *c = buf, *next; c; c = next) {
+            next = strchr(c, ';');
+            if (next)
+                *next++ = '\0';
+            while (*c == ' ')
+                c++;
+            if (strncmp(c, "codispatch_token=", 17) == 0)
+                return security_http_token_ok(self, c + 17);
+        }
+    }
+    const char *arg = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf);
+    if (arg && security_http_token_ok(self, arg)) {
+        if (s) {
+            free(s->set_cookie);
+            s->set_cookie = cd_strdup(arg);
+        }
+        return true;
+    }
+    if (!arg)
+        security_http_token_ok(self, ""); /* counted as a refusal */
+    return false;
+}
+
 static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
 {
     server_t *self = s_server;
@@ -175,6 +223,10 @@ static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
         return s_text(wsi, s, ready ? 200 : 503, "text/plain",
                       ready ? "ready\n" : "not ready: the database is unavailable\n");
     }
+    if (!s_token_ok(wsi, s))
+        return s_text(wsi, s, 401, "text/plain",
+                      "security is on: this page needs the viewer token (open /?token=TOKEN once, "
+                      "or send Authorization: Bearer TOKEN)\n");
     if (strcmp(uri, "/metrics") == 0) {
         char *text = metrics_render(self);
         return s_respond(wsi, s, 200, "text/plain; version=0.0.4", text, strlen(text));
@@ -234,8 +286,13 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             s_unlist(h, s);
             free(s->body);
             s->body = NULL;
+            free(s->set_cookie);
+            s->set_cookie = NULL;
         }
         return 0;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* a WebSocket upgrade: same token rule */
+        return s_token_ok(wsi, NULL) ? 0 : 1;
 
     case LWS_CALLBACK_ESTABLISHED: {
         memset(s, 0, sizeof *s);

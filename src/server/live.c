@@ -60,6 +60,7 @@ int live_open(server_t *self, const char *endpoint, char *err, size_t errlen)
     }
     int hwm = STREAM_HWM;
     zmq_setsockopt(zsock_raw(l->pub), ZMQ_SNDHWM, &hwm, sizeof hwm);
+    security_apply(self, zsock_raw(l->pub), SEC_STREAM);
     return zsock_bind(l->pub, endpoint, err, errlen);
 }
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "pgcluster.h"
+#include "security.h"
 #include "server.h"
 
 typedef struct app {
@@ -46,6 +47,20 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
+
+    /* Security first: a server that must not start should not start its database either. */
+    char warn[1024];
+    int secure = security_decide(&cfg, warn, sizeof warn, err, sizeof err);
+    if (secure < 0) {
+        fprintf(stderr, "codispatchd: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (warn[0])
+        fprintf(stderr, "codispatchd: %s\n", warn);
+    fprintf(stderr, "codispatchd: security %s\n",
+            secure ? "on: CURVE keys and roles on every ZeroMQ socket, a token on HTTP"
+                   : "off: loopback only, no keys (--security on to require them)");
 
     /* Start-up, before the loop: the embedded database is started synchronously. */
     pgcluster_t *cluster = NULL;

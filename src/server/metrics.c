@@ -172,5 +172,8 @@ char *metrics_render(const server_t *self)
               cd_unit_status_name(units[i]->status), n);
     }
     free(units);
+    char *sec = security_metrics(self);
+    s_add(&b, "%s", sec);
+    free(sec);
     return b.p;
 }

@@ -94,6 +94,8 @@ static void s_on_ready(void *arg)
 {
     server_t *self = arg;
     units_on_ready(self);
+    security_on_ready(self); /* may register the first admin key */
+    store_flush(self->store);
     if (self->demo_roster) {
         self->demo_roster = false; /* once: a roster emptied on purpose stays empty */
         demo_seed_roster(self);
@@ -107,6 +109,7 @@ static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
 {
     server_t *self = arg;
     metrics_observe_commit(self);
+    security_on_committed(self, events);
     outbox_release(self->outbox, seq);
     units_on_committed(self, seq);
     live_on_committed(self, seq);
@@ -181,6 +184,7 @@ static int s_open_control(server_t *self, const char *endpoint, char *err, size_
     zmq_setsockopt(raw, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(raw, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(raw, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    security_apply(self, raw, SEC_CONTROL);
     return zsock_bind(self->control, endpoint, err, errlen);
 }
 
@@ -222,7 +226,8 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->armed_for = INT64_MAX;
     self->prepare.data = self->check.data = self->housekeeping.data = self->deadline.data = self;
 
-    if (s_open_control(self, cfg->control, err, errlen) != 0 ||
+    if (security_open(self, cfg, err, errlen) != 0 ||
+        s_open_control(self, cfg->control, err, errlen) != 0 ||
         units_open(self, cfg->units, (int)cfg->heartbeat_ms, err, errlen) != 0 ||
         live_open(self, cfg->stream, err, errlen) != 0 ||
         http_open(self, cfg->http, err, errlen) != 0) {
@@ -266,6 +271,7 @@ static void s_teardown(server_t *self)
     units_close(self);
     live_close(self);
     http_close(self);
+    security_close(self);
     uv_close((uv_handle_t *)&self->prepare, NULL);
     uv_close((uv_handle_t *)&self->check, NULL);
     uv_close((uv_handle_t *)&self->housekeeping, NULL);

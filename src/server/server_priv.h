@@ -7,6 +7,7 @@
 #include "cd_engine.h"
 #include "outbox.h"
 #include "route.h"
+#include "security.h"
 #include "server.h"
 #include "store.h"
 #include "wire.h"
@@ -27,6 +28,7 @@ struct server {
     units_t *units;
     live_t *live;
     http_t *http;
+    security_t *security; /* security.c: keys, roles, ZAP, the HTTP token */
     /* Metrics (metrics.c renders them). */
     unsigned long commands[METRIC_KINDS][METRIC_RESULTS];
     unsigned long batch_size[METRIC_BUCKETS + 1], commit_ms[METRIC_BUCKETS + 1];
@@ -65,6 +67,10 @@ int control_execute(server_t *self, const wire_env_t *env, const cd_ctx_t *ctx, 
  * tablet bound to unit_id (actor "unit:<id>"): idempotent by request_id, applied to the
  * engine, answered after commit. */
 void server_command(server_t *self, const route_t *to, const wire_env_t *env, const char *unit_id);
+/* The same for an identified sender (security on): the actor is the key's identity and the
+ * request id is scoped to it (another key reusing it gets CONFLICT, never this reply). */
+void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
+                       const char *unit_id, const sec_peer_t *peer);
 /* Fails a request now with code and a sentence. */
 void server_refuse(server_t *self, const route_t *to, const char *rid, cd_code_t code,
                    const char *field, const char *msg);
@@ -108,6 +114,8 @@ void units_on_committed(server_t *self, int64_t seq);
 void units_on_lost(server_t *self);
 /* After (re)loading: the units' link state made to match the live connections. */
 void units_on_ready(server_t *self);
+/* A key was revoked: tablets that said Hello with it are unbound (no more pushes). */
+void units_on_key_revoked(server_t *self, const char *key_name);
 /* Reads answered from the engine's memory (units, plans, recommendations, alerts). */
 bool control_is_query(const wire_env_t *env);
 int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_t **buf,

@@ -26,6 +26,7 @@
 
 typedef struct unit_link {
     char unit_id[CD_UNIT_ID_MAX + 1];
+    char key[CD_KEY_NAME_MAX + 1]; /* the key its tablet said Hello with ("" security off) */
     route_t route;
     int fd; /* the connection's file descriptor as libzmq reports it; -1 unknown */
     bool connected;
@@ -92,7 +93,7 @@ static void s_resync(server_t *self, unit_link_t *l, uint64_t last_seq)
 }
 
 static void s_hello(server_t *self, const route_t *to, const char *rid,
-                    const Codispatch__V1__Hello *m, int fd)
+                    const Codispatch__V1__Hello *m, int fd, const sec_peer_t *peer)
 {
     units_t *units = self->units;
     if (store_state(self->store) != STORE_READY) {
@@ -128,6 +129,7 @@ static void s_hello(server_t *self, const route_t *to, const char *rid,
         HASH_ADD(hh_route, units->by_route, route.id, l->route.id_len, l);
     }
     l->fd = fd;
+    cd_copy(l->key, sizeof l->key, peer->name);
     if (!u->link_up)
         s_link_changed(self, l, true);
     l->connected = true;
@@ -154,9 +156,15 @@ static void s_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool trunca
         server_reply_error(self, &to, rid, 0, &err);
         return;
     }
+    sec_peer_t peer;
+    if (!security_identify(self, &to, rid, body, &peer) ||
+        !security_permit(self, &to, rid, &peer, env, SEC_UNITS)) {
+        wire_free(env);
+        return;
+    }
     unit_link_t *l = s_by_route(self->units, &to);
     if (env->body_case == CODISPATCH__V1__ENVELOPE__BODY_HELLO) {
-        s_hello(self, &to, rid, env->hello, fd);
+        s_hello(self, &to, rid, env->hello, fd, &peer);
     } else if (!wire_is_tablet_body(env)) {
         server_refuse(self, &to, rid, CD_EINVAL, "body",
                       "the units endpoint takes Hello, Ack, Decline, StatusUpdate and Position; "
@@ -169,7 +177,7 @@ static void s_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool trunca
             l->fd = fd;
         if (!l->connected) /* traffic again after a drop on the same routing id */
             s_link_changed(self, l, true);
-        server_command(self, &to, env, l->unit_id);
+        server_command_as(self, &to, env, l->unit_id, &peer);
     }
     wire_free(env);
 }
@@ -216,6 +224,7 @@ int units_open(server_t *self, const char *endpoint, int heartbeat_ms, char *err
     zmq_setsockopt(raw, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(raw, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(raw, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+    security_apply(self, raw, SEC_UNITS);
     if (zmq_socket_monitor(raw, MONITOR_ADDRESS, ZMQ_EVENT_DISCONNECTED) != 0) {
         snprintf(err, errlen, "cannot monitor the units socket: %s", zmq_strerror(zmq_errno()));
         return -1;
@@ -360,4 +369,21 @@ void units_on_ready(server_t *self)
             cd_engine_unit_link(self->engine, &ctx, all[i]->id, up, &err);
     }
     free(all);
+}
+
+void units_on_key_revoked(server_t *self, const char *key_name)
+{
+    units_t *units = self->units;
+    if (!units)
+        return;
+    for (unit_link_t *l = units->by_unit; l; l = l->hh.next)
+        if (l->key[0] && strcmp(l->key, key_name) == 0 && l->route.id_len) {
+            /* No more pushes to it; its next message is refused (UNAUTHENTICATED). */
+            s_unbind_route(units, l);
+            l->key[0] = '\0';
+            if (l->connected) {
+                l->fd = -1;
+                s_link_changed(self, l, false);
+            }
+        }
 }

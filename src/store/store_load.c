@@ -26,6 +26,7 @@ void store__load(store_t *self)
     pgc_job_add(job, STORE_SQL_LOAD_ASSIGNMENTS, 1, p_closed);
     pgc_job_add(job, STORE_SQL_LOAD_ALERTS, 0, NULL);
     pgc_job_add(job, STORE_SQL_LOAD_NUMBERS, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_KEYS, 0, NULL);
     pgc_submit(self->pg, job);
 }
 
@@ -74,6 +75,19 @@ static void s_restore_alert(store_t *self, const cJSON *doc)
     cd_error_t err;
     if (cd_alert_from_json(doc, &al, &err) == CD_OK)
         cd_engine_restore_alert(self->engine, &al);
+}
+
+static void s_restore_key(store_t *self, const cJSON *doc)
+{
+    cd_key_t k;
+    cd_error_t err;
+    if (cd_key_from_json(doc, &k, &err) != CD_OK) {
+        fprintf(stderr, "codispatchd: skipping a key: %s\n", err.message);
+        return;
+    }
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(doc, "last_seq");
+    k.last_seq = cJSON_IsNumber(seq) ? (int64_t)seq->valuedouble : 0;
+    cd_engine_restore_key(self->engine, &k);
 }
 
 /* Unit types, plans and the roster: before the calls. */
@@ -128,6 +142,7 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
     }
     s_load_dispatch_state(self, pgc_job_result(job, 7), pgc_job_result(job, 8),
                           pgc_job_result(job, 9));
+    s_each_doc(self, pgc_job_result(job, 10), s_restore_key);
     for (int i = 0; i < PQntuples(reqs); i++) {
         size_t len = 0;
         unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(reqs, i, 4), &len);
@@ -148,4 +163,3 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
     if (self->cb.on_ready)
         self->cb.on_ready(self->arg);
 }
-

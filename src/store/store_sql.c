@@ -108,6 +108,14 @@ const char *const STORE_SQL_LOAD_NUMBERS =
     "SELECT (SELECT coalesce(max(assignment_no), 0) FROM assignments), "
     "       (SELECT coalesce(max(alert_no), 0) FROM alerts)";
 
+/* Keys (migration 0004): every key, revoked ones too (their names stay taken). */
+const char *const STORE_SQL_LOAD_KEYS =
+    "SELECT json_build_object('name', name, 'public_key', public_key, 'role', role, "
+    "       'unit_id', unit_id, "
+    "       'created_ms', (extract(epoch FROM created_at) * 1000)::bigint, "
+    "       'revoked_ms', coalesce((extract(epoch FROM revoked_at) * 1000)::bigint, 0), "
+    "       'last_seq', last_seq)::text FROM keys ORDER BY name";
+
 const char *const STORE_SQL_INSERT_REQUESTS =
     "INSERT INTO requests (request_id, kind, seq, at, reply) "
     "SELECT r.request_id, r.kind, r.seq, to_timestamp(r.at_ms / 1000.0), decode(r.reply, 'hex') "

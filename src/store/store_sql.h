@@ -29,6 +29,7 @@ extern const char *const STORE_SQL_LOAD_UNITS;
 extern const char *const STORE_SQL_LOAD_ASSIGNMENTS; /* $1: closed calls kept */
 extern const char *const STORE_SQL_LOAD_ALERTS;
 extern const char *const STORE_SQL_LOAD_NUMBERS; /* last assignment and alert numbers */
+extern const char *const STORE_SQL_LOAD_KEYS;    /* client keys, one JSON document a row */
 
 extern const char *const STORE_SQL_GET_CALL;       /* $1 call_id */
 extern const char *const STORE_SQL_LIST_CALLS;     /* $1 limit */

@@ -41,6 +41,11 @@ static const char *const s_body_names[] = {
     [CODISPATCH__V1__ENVELOPE__BODY_ASSIGNMENT] = "assignment",
     [CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT] = "snapshot",
     [CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT_REPLY] = "snapshot_reply",
+    [CODISPATCH__V1__ENVELOPE__BODY_ADD_KEY] = "add_key",
+    [CODISPATCH__V1__ENVELOPE__BODY_REVOKE_KEY] = "revoke_key",
+    [CODISPATCH__V1__ENVELOPE__BODY_LIST_KEYS] = "list_keys",
+    [CODISPATCH__V1__ENVELOPE__BODY_KEY] = "key",
+    [CODISPATCH__V1__ENVELOPE__BODY_KEY_LIST] = "key_list",
 };
 
 const char *wire_body_name(const wire_env_t *env)
@@ -115,6 +120,9 @@ wire_env_t *wire_decode(const void *data, size_t len, char request_id[CD_REQUEST
     case CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE:
     case CODISPATCH__V1__ENVELOPE__BODY_POSITION:
     case CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT:
+    case CODISPATCH__V1__ENVELOPE__BODY_ADD_KEY:
+    case CODISPATCH__V1__ENVELOPE__BODY_REVOKE_KEY:
+    case CODISPATCH__V1__ENVELOPE__BODY_LIST_KEYS:
         return env;
     case CODISPATCH__V1__ENVELOPE__BODY__NOT_SET:
         cd_error_set(err, CD_EINVAL, "body",
@@ -322,4 +330,49 @@ bool wire_is_tablet_body(const wire_env_t *env)
     default:
         return false;
     }
+}
+
+/* ------------------------------------------------------------------ keys */
+
+static void s_key_to_pb(const cd_key_t *k, Codispatch__V1__Key *m)
+{
+    codispatch__v1__key__init(m);
+    m->name = (char *)k->name;
+    m->role = (char *)cd_role_name(k->role);
+    m->unit_id = (char *)k->unit_id;
+    m->public_key = (char *)k->public_key;
+    m->has_created_ms = m->has_revoked_ms = true;
+    m->created_ms = k->created_ms;
+    m->revoked_ms = k->revoked_ms;
+}
+
+uint8_t *wire_pack_key(const char *request_id, uint64_t seq, const cd_key_t *k, size_t *len)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__Key m;
+    s_key_to_pb(k, &m);
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_KEY;
+    env.key = &m;
+    return wire_pack(&env, request_id, seq, len);
+}
+
+uint8_t *wire_pack_keys(const char *request_id, uint64_t seq, const cd_key_t *const *keys, size_t n,
+                        size_t *len)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__KeyList list = CODISPATCH__V1__KEY_LIST__INIT;
+    Codispatch__V1__Key *items = cd_xcalloc(n ? n : 1, sizeof *items);
+    Codispatch__V1__Key **ptrs = cd_xcalloc(n ? n : 1, sizeof *ptrs);
+    for (size_t i = 0; i < n; i++) {
+        s_key_to_pb(keys[i], &items[i]);
+        ptrs[i] = &items[i];
+    }
+    list.n_keys = n;
+    list.keys = ptrs;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_KEY_LIST;
+    env.key_list = &list;
+    uint8_t *buf = wire_pack(&env, request_id, seq, len);
+    free(items);
+    free(ptrs);
+    return buf;
 }

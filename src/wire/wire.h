@@ -103,4 +103,9 @@ uint8_t *wire_pack_alerts(const char *request_id, uint64_t seq, const cd_alert_t
 Codispatch__V1__Code wire_code(int cd_code);
 int wire_cd_code(Codispatch__V1__Code code);
 
+/* Keys (security): one key, or the table. */
+uint8_t *wire_pack_key(const char *request_id, uint64_t seq, const cd_key_t *k, size_t *len);
+uint8_t *wire_pack_keys(const char *request_id, uint64_t seq, const cd_key_t *const *keys,
+                        size_t n, size_t *len);
+
 #endif

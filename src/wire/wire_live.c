@@ -29,6 +29,8 @@ int wire_change_topic(const cd_event_t *ev, char *topic, size_t cap)
                  cd_json_str(ev->payload, "kind") ? cd_json_str(ev->payload, "kind") : "cleared");
     else if (strcmp(kind, "plan.set") == 0)
         snprintf(topic, cap, "plan.%s", cd_json_str(ev->payload, "key"));
+    else if (strncmp(kind, "key.", 4) == 0) /* the name only: subscribers see no gap */
+        snprintf(topic, cap, "key.%s", cd_json_str(ev->payload, "name"));
     else
         return -1;
     return 0;

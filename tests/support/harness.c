@@ -33,6 +33,11 @@ struct harness {
     pid_t server;
     char control[64], units[64], stream[64], http[64];
     int next_request; /* for harness_send's request ids */
+    /* Security (additive): extra server arguments, and the key harness_call uses. */
+    char *extra_args[16];
+    int n_extra;
+    bool have_keys;
+    cdc_keys_t keys;
 };
 
 static long long s_now_ms(void)
@@ -124,6 +129,8 @@ void harness_destroy(harness_t **self_p)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", self->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "harness: could not remove %s\n", self->dir);
+    for (int i = 0; i < self->n_extra; i++)
+        free(self->extra_args[i]);
     free(self);
     *self_p = NULL;
 }
@@ -260,13 +267,21 @@ int harness_start_server(harness_t *self)
         dup2(fd, STDERR_FILENO);
         close(fd);
         const char *bin = harness_bin("codispatchd");
-        if (self->embedded)
-            execl(bin, bin, "--control", self->control, "--units", self->units, "--stream",
-                  self->stream, "--http", self->http, "--data-dir", self->dir, (char *)NULL);
-        else
-            execl(bin, bin, "--db", pgcluster_conninfo(self->cluster), "--control", self->control,
-                  "--units", self->units, "--stream", self->stream, "--http", self->http,
-                  "--data-dir", self->dir, (char *)NULL);
+        char *argv[48];
+        int n = 0;
+        argv[n++] = (char *)bin;
+        if (!self->embedded) {
+            argv[n++] = "--db";
+            argv[n++] = (char *)pgcluster_conninfo(self->cluster);
+        }
+        const char *std[] = {"--control",  self->control, "--units",  self->units,  "--stream",
+                             self->stream, "--http",      self->http, "--data-dir", self->dir};
+        for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
+            argv[n++] = (char *)std[i];
+        for (int i = 0; i < self->n_extra; i++)
+            argv[n++] = self->extra_args[i];
+        argv[n] = NULL;
+        execv(bin, argv);
         perror(bin);
         _exit(127);
     }
@@ -325,10 +340,44 @@ void harness_ensure_up(harness_t *self)
 
 /* ------------------------------------------------------------------ requests */
 
+void harness_add_server_arg(harness_t *self, const char *arg)
+{
+    if (self->n_extra == (int)(sizeof self->extra_args / sizeof self->extra_args[0]))
+        s_die("too many extra server arguments");
+    self->extra_args[self->n_extra++] = strdup(arg);
+}
+
+int harness_keys_init(harness_t *self)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s keys init --data-dir %s >/dev/null", harness_bin("codispatch"),
+             self->dir);
+    return harness_sh(cmd, NULL);
+}
+
+int harness_use_key(harness_t *self, const char *key_file)
+{
+    self->have_keys = false;
+    if (!key_file)
+        return 0;
+    char err[512];
+    if (cdc_keys_load(key_file, NULL, &self->keys, err, sizeof err) != CDC_OK) {
+        fprintf(stderr, "harness: %s\n", err);
+        return -1;
+    }
+    self->have_keys = true;
+    return 0;
+}
+
+const cdc_keys_t *harness_keys(const harness_t *self)
+{
+    return self->have_keys ? &self->keys : NULL;
+}
+
 Codispatch__V1__Envelope *harness_call(harness_t *self, Codispatch__V1__Envelope *req,
                                        int timeout_ms)
 {
-    cdc_control_t *ctl = cdc_control_new(self->control);
+    cdc_control_t *ctl = cdc_control_new_secure(self->control, harness_keys(self));
     cdc_control_set_retry_unavailable(ctl, false);
     Codispatch__V1__Envelope *reply = NULL;
     cdc_control_call(ctl, req, timeout_ms, &reply);

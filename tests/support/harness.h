@@ -59,6 +59,18 @@ bool harness_pid_alive(long pid);
 /* The server's log so far (malloc'd), for failure messages. */
 char *harness_server_log(const harness_t *self);
 
+/* --- Security (additive; nothing changes for suites that do not call these) --- */
+
+/* An argument added to the server's command line from the next start ("--security", ...). */
+void harness_add_server_arg(harness_t *self, const char *arg);
+/* Runs `codispatch keys init --data-dir harness_dir()`: keys in harness_dir()/keys.  0 ok. */
+int harness_keys_init(harness_t *self);
+/* The secret key file harness_call/harness_send (and the start-up readiness check) use from
+ * now on; NULL: none.  Returns 0, or -1 if the file cannot be used. */
+int harness_use_key(harness_t *self, const char *key_file);
+/* The keys in use (NULL: none). */
+const cdc_keys_t *harness_keys(const harness_t *self);
+
 /* --- Talking to the server --- */
 
 /* One request on a fresh control client that does not retry UNAVAILABLE/BUSY.  Returns the

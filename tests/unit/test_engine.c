@@ -1,5 +1,6 @@
 /* Unit tests: the pure engine (src/core/cd_engine.c) under an injected clock. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,67 @@ END_TEST
 
 /* Replay = live: the recorded events, serialised and applied to a fresh engine, give the
  * same state. */
+START_TEST(keys_add_revoke_and_replay)
+{
+    cd_ctx_t ctx = {.now_ms = T0, .actor = "admin:root"};
+    cd_key_t k = {.role = CD_ROLE_DISPATCHER};
+    snprintf(k.name, sizeof k.name, "alice");
+    snprintf(k.public_key, sizeof k.public_key, "%s", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    cd_error_t err;
+    const cd_key_t *out = NULL;
+    ck_assert_int_eq(cd_engine_add_key(engine, &ctx, &k, &out, &err), CD_OK);
+    ck_assert_str_eq(out->name, "alice");
+    ck_assert_int_eq(out->revoked_ms, 0);
+    /* Names and public keys are never reused. */
+    ck_assert_int_eq(cd_engine_add_key(engine, &ctx, &k, NULL, &err), CD_ECONFLICT);
+    ck_assert_str_eq(err.field, "name");
+    cd_key_t k2 = k;
+    snprintf(k2.name, sizeof k2.name, "bob");
+    ck_assert_int_eq(cd_engine_add_key(engine, &ctx, &k2, NULL, &err), CD_ECONFLICT);
+    ck_assert_str_eq(err.field, "public_key");
+    snprintf(k2.public_key, sizeof k2.public_key, "short");
+    ck_assert_int_eq(cd_engine_add_key(engine, &ctx, &k2, NULL, &err), CD_EINVAL);
+    ck_assert_str_eq(err.field, "public_key");
+    /* A unit key needs a unit on the roster. */
+    cd_key_t u = k;
+    snprintf(u.name, sizeof u.name, "tab");
+    u.role = CD_ROLE_UNIT;
+    u.public_key[0] = 'X';
+    ck_assert_int_eq(cd_engine_add_key(engine, &ctx, &u, NULL, &err), CD_EINVAL);
+    snprintf(u.unit_id, sizeof u.unit_id, "NOPE");
+    ck_assert_int_eq(cd_engine_add_key(engine, &ctx, &u, NULL, &err), CD_ENOTFOUND);
+    ctx.now_ms = T0 + 5000;
+    ck_assert_int_eq(cd_engine_revoke_key(engine, &ctx, "alice", &out, &err), CD_OK);
+    ck_assert_int_eq(out->revoked_ms, T0 + 5000);
+    ck_assert_int_eq(cd_engine_revoke_key(engine, &ctx, "alice", NULL, &err), CD_ECONFLICT);
+    ck_assert_int_eq(cd_engine_revoke_key(engine, &ctx, "nobody", NULL, &err), CD_ENOTFOUND);
+    /* Replay through JSON text gives the same table. */
+    cd_event_log_t log = {0};
+    cd_engine_take_events(engine, &log);
+    ck_assert_int_eq(log.len, 2);
+    ck_assert_str_eq(log.items[0].actor, "admin:root");
+    cd_engine_t *fresh = cd_engine_new();
+    for (size_t i = 0; i < log.len; i++) {
+        char *text = cJSON_PrintUnformatted(log.items[i].payload);
+        cd_event_t ev = log.items[i];
+        ev.payload = cJSON_Parse(text);
+        free(text);
+        ck_assert_int_eq(cd_engine_apply(fresh, &ev, &err), CD_OK);
+        cJSON_Delete(ev.payload);
+    }
+    const cd_key_t *r = cd_engine_find_public_key(fresh, k.public_key);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->name, "alice");
+    ck_assert_int_eq(r->role, CD_ROLE_DISPATCHER);
+    ck_assert_int_eq(r->revoked_ms, T0 + 5000);
+    ck_assert_uint_eq(cd_engine_key_count(fresh), 1);
+    cd_engine_reset(fresh);
+    ck_assert_uint_eq(cd_engine_key_count(fresh), 0);
+    cd_engine_destroy(&fresh);
+    cd_event_log_release(&log);
+}
+END_TEST
+
 START_TEST(replay_reproduces_state)
 {
     for (int i = 0; i < 20; i++) {
@@ -282,6 +344,7 @@ int main(void)
     tcase_add_test(tc, cancel_once_then_conflict);
     tcase_add_test(tc, list_is_newest_first_and_filters_open);
     tcase_add_test(tc, replay_reproduces_state);
+    tcase_add_test(tc, keys_add_revoke_and_replay);
     tcase_add_test(tc, apply_refuses_gaps);
     tcase_add_test(tc, restore_continues_numbering_and_evicts_old_closed);
     tcase_add_test(tc, reset_forgets_everything_but_reference_data);

@@ -25,6 +25,10 @@ typedef struct cli {
     const char *server; /* control endpoint */
     bool json;
     int timeout_ms;
+    const char *key_file;        /* --key / CODISPATCH_KEY: this client's secret key file */
+    const char *server_key_file; /* --server-key / CODISPATCH_SERVER_KEY: server public key */
+    bool have_keys;              /* keys loaded from key_file */
+    cdc_keys_t keys;
 } cli_t;
 
 /* A subcommand option: --name [value]. */
@@ -140,6 +144,12 @@ int cmd_plan(const cli_t *cli, int argc, char **argv);
 int cmd_recommend(const cli_t *cli, int argc, char **argv);
 int cmd_dispatch(const cli_t *cli, int argc, char **argv);
 int cmd_alerts(const cli_t *cli, int argc, char **argv);
+/* cmd_keys.c: keys init | add | revoke | list. */
+int cmd_keys(const cli_t *cli, int argc, char **argv);
+
+/* The keys to connect with (NULL when no --key was given: security off). */
+const cdc_keys_t *cli_keys(const cli_t *cli);
+
 /* cmd_tail.c: `tail`, the live stream. */
 int cmd_tail(const cli_t *cli, int argc, char **argv);
 

@@ -291,7 +291,7 @@ int cmd_unit_connect(const cli_t *cli, int argc, char **argv)
                                  .on_result = s_on_result,
                                  .on_welcome = s_on_welcome,
                                  .arg = &self};
-    self.t = cdc_tablet_new(endpoint, pos[0], 0, &cb);
+    self.t = cdc_tablet_new_secure(endpoint, pos[0], 0, &cb, cli_keys(cli));
     if (!self.t)
         return cli_usage_error(USAGE, "cannot connect to '%s' as '%s'", endpoint, pos[0]);
     bool running = true;

@@ -39,6 +39,11 @@ int cmd_status(const cli_t *cli, int argc, char **argv)
         cJSON_AddStringToObject(o, "units_endpoint", s->units_endpoint ? s->units_endpoint : "");
         cJSON_AddStringToObject(o, "stream_endpoint", s->stream_endpoint ? s->stream_endpoint : "");
         cJSON_AddStringToObject(o, "http_address", s->http_address ? s->http_address : "");
+        cJSON_AddBoolToObject(o, "security", s->security);
+        if (s->identity)
+            cJSON_AddStringToObject(o, "identity", s->identity);
+        if (s->role)
+            cJSON_AddStringToObject(o, "role", s->role);
         cli_print_json(o);
     } else {
         printf("server      codispatchd %s (protocol %u)\n", s->server_version,
@@ -50,6 +55,11 @@ int cmd_status(const cli_t *cli, int argc, char **argv)
         printf("units       %s\n", s->units_endpoint ? s->units_endpoint : "");
         printf("stream      %s\n", s->stream_endpoint ? s->stream_endpoint : "");
         printf("http        %s\n", s->http_address ? s->http_address : "");
+        if (s->security)
+            printf("security    on; you are %s (%s)\n", s->identity ? s->identity : "?",
+                   s->role ? s->role : "?");
+        else
+            printf("security    off\n");
     }
     cdc_envelope_free(reply);
     return CLI_OK;

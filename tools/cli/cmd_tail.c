@@ -154,6 +154,8 @@ int cmd_tail(const cli_t *cli, int argc, char **argv)
     int linger = 0;
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic ? topic : "", topic ? strlen(topic) : 0);
+    if (cli_keys(cli))
+        cdc_keys_apply(sub, cli_keys(cli));
     if (zmq_connect(sub, stream) != 0) {
         zmq_close(sub);
         zmq_ctx_term(ctx);

@@ -14,6 +14,11 @@ static const char *const HELP =
     "  --json              print one JSON object per result\n"
     "  --timeout MS        give up after this long (default 5000); requests are retried\n"
     "                      with the same request id meanwhile\n"
+    "  --key FILE          this client's secret key file when the server has security on\n"
+    "                      (env CODISPATCH_KEY; made by `keys init` or `keys add`); after\n"
+    "                      `plan`, --key is the plan's key: use --key-file FILE there\n"
+    "  --server-key FILE   the server's public key file (env CODISPATCH_SERVER_KEY;\n"
+    "                      default: the server-key line of the --key file)\n"
     "  --help              this text\n"
     "\n"
     "Commands:\n"
@@ -79,6 +84,17 @@ static const char *const HELP =
     "                                           replay against a running server with one\n"
     "                                           simulated tablet per unit\n"
     "\n"
+    "  keys init [--data-dir DIR]               the server's key pair, the first admin key\n"
+    "                                           (DIR/keys/admin.key_secret) and the HTTP\n"
+    "                                           token, in DIR/keys (default ./var)\n"
+    "  keys add --role R --name N [--unit ID] [--out FILE]\n"
+    "                                           a client key pair: the secret goes to FILE\n"
+    "                                           (default N.key_secret, mode 0600), the public\n"
+    "                                           key is registered (needs an admin --key).\n"
+    "                                           R: admin, dispatcher, unit, viewer\n"
+    "  keys revoke NAME                         refuse that key from now on\n"
+    "  keys list                                every key, revoked ones too\n"
+    "\n"
     "Exit status: 0 done, 1 refused by the server (reason on stderr), 2 usage error,\n"
     "3 the server could not be reached.\n";
 
@@ -103,6 +119,14 @@ int main(int argc, char **argv)
             return CLI_OK;
         } else if (strcmp(a, "--json") == 0) {
             cli.json = true;
+        } else if (strcmp(a, "--key-file") == 0 || strncmp(a, "--key-file=", 11) == 0) {
+            cli.key_file = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
+        } else if ((strcmp(a, "--key") == 0 || strncmp(a, "--key=", 6) == 0) &&
+                   !(nrest > 0 && strcmp(rest[0], "plan") == 0)) {
+            /* (after `plan`, --key is the plan's key: use --key-file or CODISPATCH_KEY) */
+            cli.key_file = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+        } else if (strcmp(a, "--server-key") == 0 || strncmp(a, "--server-key=", 13) == 0) {
+            cli.server_key_file = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
         } else if (strcmp(a, "--server") == 0 || strncmp(a, "--server=", 9) == 0) {
             cli.server = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
         } else if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
@@ -123,6 +147,20 @@ int main(int argc, char **argv)
         free(rest);
         return cli_usage_error("codispatch --help", "--server needs an endpoint");
     }
+    if (!cli.key_file && getenv("CODISPATCH_KEY") && *getenv("CODISPATCH_KEY"))
+        cli.key_file = getenv("CODISPATCH_KEY");
+    if (!cli.server_key_file && getenv("CODISPATCH_SERVER_KEY") && *getenv("CODISPATCH_SERVER_KEY"))
+        cli.server_key_file = getenv("CODISPATCH_SERVER_KEY");
+    bool keys_init = nrest >= 2 && strcmp(rest[0], "keys") == 0 && strcmp(rest[1], "init") == 0;
+    if (cli.key_file && !keys_init) {
+        char err[512];
+        if (cdc_keys_load(cli.key_file, cli.server_key_file, &cli.keys, err, sizeof err) !=
+            CDC_OK) {
+            free(rest);
+            return cli_usage_error("codispatch --help", "--key: %s", err);
+        }
+        cli.have_keys = true;
+    }
     int rc;
     if (nrest == 0)
         rc = cli_usage_error("codispatch --help", "no command given");
@@ -142,6 +180,8 @@ int main(int argc, char **argv)
         rc = cmd_alerts(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "tail") == 0)
         rc = cmd_tail(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "keys") == 0)
+        rc = cmd_keys(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "sim") == 0)
         rc = cmd_sim(&cli, nrest - 1, rest + 1);
     else

@@ -232,9 +232,14 @@ int cli_parse_per_priority(const char *flag, const char *text, uint32_t out[4], 
     return 0;
 }
 
+const cdc_keys_t *cli_keys(const cli_t *cli)
+{
+    return cli->have_keys ? &cli->keys : NULL;
+}
+
 int cli_request(const cli_t *cli, Codispatch__V1__Envelope *req, Codispatch__V1__Envelope **reply)
 {
-    cdc_control_t *ctl = cdc_control_new(cli->server);
+    cdc_control_t *ctl = cdc_control_new_secure(cli->server, cli_keys(cli));
     if (!ctl) {
         fprintf(stderr, "codispatch: '%s' is not a valid ZeroMQ endpoint\n", cli->server);
         return CLI_USAGE;
@@ -242,8 +247,10 @@ int cli_request(const cli_t *cli, Codispatch__V1__Envelope *req, Codispatch__V1_
     int rc = cdc_control_call(ctl, req, cli->timeout_ms, reply);
     cdc_control_destroy(&ctl);
     if (rc == CDC_ETIMEOUT) {
-        fprintf(stderr, "codispatch: cannot reach the server at %s (no answer within %d ms)\n",
-                cli->server, cli->timeout_ms);
+        fprintf(stderr, "codispatch: cannot reach the server at %s (no answer within %d ms)%s\n",
+                cli->server, cli->timeout_ms,
+                cli->have_keys ? "; if it is up, it may not accept this key (unknown or revoked)"
+                               : "; if it is up with security on, give --key FILE");
         return CLI_UNREACHABLE;
     }
     if (rc != CDC_OK) {
