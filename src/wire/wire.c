@@ -41,6 +41,11 @@ static const char *const s_body_names[] = {
     [CODISPATCH__V1__ENVELOPE__BODY_ASSIGNMENT] = "assignment",
     [CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT] = "snapshot",
     [CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT_REPLY] = "snapshot_reply",
+    [CODISPATCH__V1__ENVELOPE__BODY_SET_DEMOGRAPHICS] = "set_demographics",
+    [CODISPATCH__V1__ENVELOPE__BODY_REPORT] = "report",
+    [CODISPATCH__V1__ENVELOPE__BODY_EXPORT_CALLS] = "export_calls",
+    [CODISPATCH__V1__ENVELOPE__BODY_DEMOGRAPHICS] = "demographics",
+    [CODISPATCH__V1__ENVELOPE__BODY_REPORT_REPLY] = "report_reply",
 };
 
 const char *wire_body_name(const wire_env_t *env)
@@ -115,6 +120,9 @@ wire_env_t *wire_decode(const void *data, size_t len, char request_id[CD_REQUEST
     case CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE:
     case CODISPATCH__V1__ENVELOPE__BODY_POSITION:
     case CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT:
+    case CODISPATCH__V1__ENVELOPE__BODY_SET_DEMOGRAPHICS:
+    case CODISPATCH__V1__ENVELOPE__BODY_REPORT:
+    case CODISPATCH__V1__ENVELOPE__BODY_EXPORT_CALLS:
         return env;
     case CODISPATCH__V1__ENVELOPE__BODY__NOT_SET:
         cd_error_set(err, CD_EINVAL, "body",
