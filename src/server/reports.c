@@ -325,13 +325,21 @@ static void s_table_from(const PGresult *res, const PGresult *bounds, const s_ru
     size_t cells = (size_t)t->nrows * (size_t)t->ncols;
     t->cells = cd_xcalloc(cells ? cells : 1, sizeof *t->cells);
     t->suppressed = cd_xcalloc(cells ? cells : 1, sizeof *t->suppressed);
+    /* In a suppressed row the call figures, from the `calls` column on, are hidden (the SQL
+     * returns them as NULL); what comes before (the label, staffing's unit-hours) is not. */
+    int calls_col = t->ncols;
+    for (int c = 0; c < t->ncols; c++)
+        if (strcmp(t->columns[c], "calls") == 0) {
+            calls_col = c;
+            break;
+        }
     for (int r = 0; r < t->nrows; r++) {
         bool row_sup = sup_col >= 0 && strcmp(PQgetvalue(res, r, sup_col), "t") == 0;
         for (int c = 0; c < t->ncols; c++) {
             size_t i = (size_t)r * (size_t)t->ncols + (size_t)c;
             bool null = PQgetisnull(res, r, src[c]);
             t->cells[i] = null ? NULL : PQgetvalue(res, r, src[c]);
-            t->suppressed[i] = row_sup && null;
+            t->suppressed[i] = row_sup && c >= calls_col;
         }
     }
     if (run->is_export && t->nrows == run->limit && t->nrows > 0)
