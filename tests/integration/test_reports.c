@@ -269,10 +269,13 @@ START_TEST(language_by_language)
         "extra_min"};
     /* es: 18 calls, 8 served by MH-1 (speaks es) at 390..600 s (mean 495), 2 by a patrol at
      * 330 and 360 (mean 345): the match cost 150 s = 2.5 min.  ko: nobody speaks it. */
+    // clang-format off
     const char *rows[] = {
-        "es", "18",   "0.4444", "480",   "330", "2.5",    "ko",  "12",   "0",
-        NUL,  "1200", NUL,      "(all)", "30",  "0.2667", "480", "1200", "-9.71",
+        "es",    "18", "0.4444", "480", "330",  "2.5",
+        "ko",    "12", "0",      NUL,   "1200", NUL,
+        "(all)", "30", "0.2667", "480", "1200", "-9.71",
     };
+    // clang-format on
     s_expect("language", "language", cols, 6, rows, 3);
 }
 END_TEST
@@ -283,12 +286,15 @@ START_TEST(equity_known_disparity)
                           "police_share", "police_ratio", "involuntary_share", "involuntary_ratio"};
     /* Overall: p90 3000 s, police 10/60, involuntary 4/60.  SPA 6: police 8/20 = 0.4, so its
      * police ratio is 0.4 / (1/6) = 2.4 — the known disparity. */
+    // clang-format off
     const char *area[] = {
-        "SPA 1", S,      S,       S,      S,       S,      S,        S,    "SPA 4",  "20",
-        "840",   "0.28", "0.1",   "0.6",  "0.05",  "0.75", "SPA 6",  "20", "1200",   "0.4",
-        "0.4",   "2.4",  "0.15",  "2.25", "SPA 8", S,      S,        S,    S,        S,
-        S,       S,      "(all)", "60",   "3000",  "1",    "0.1667", "1",  "0.0667", "1",
+        "SPA 1", S,    S,      S,      S,        S,     S,        S,
+        "SPA 4", "20", "840",  "0.28", "0.1",    "0.6", "0.05",   "0.75",
+        "SPA 6", "20", "1200", "0.4",  "0.4",    "2.4", "0.15",   "2.25",
+        "SPA 8", S,    S,      S,      S,        S,     S,        S,
+        "(all)", "60", "3000", "1",    "0.1667", "1",   "0.0667", "1",
     };
+    // clang-format on
     s_expect("equity", "area", cols, 8, area, 5);
     /* By race/ethnicity, from the demographics set by command: declined (3) is suppressed,
      * and not_asked (17) with it. */
@@ -318,12 +324,15 @@ START_TEST(staffing_by_type_and_area)
         "(all)",           "3", "37", "3", "0.075",  "60", "8", "120", "15",
     };
     s_expect("staffing", "type", cols, 9, type, 5);
+    // clang-format off
     const char *area[] = {
-        "SPA 1", "1",   "8",  "0",     "0",     S,    S,       S,     S,    "SPA 4", "1",      "18",
-        "2",     "0.1", "20", "0",     NUL,     NUL,  "SPA 6", "1",   "11", "1",     "0.0833", "20",
-        "0",     NUL,   NUL,  "SPA 8", "0",     "0",  "0",     NUL,   S,    S,       S,        S,
-        "(all)", "3",   "37", "3",     "0.075", "60", "8",     "120", "15",
+        "SPA 1", "1", "8",  "0", "0",      S,    S,   S,     S,
+        "SPA 4", "1", "18", "2", "0.1",    "20", "0", NUL,   NUL,
+        "SPA 6", "1", "11", "1", "0.0833", "20", "0", NUL,   NUL,
+        "SPA 8", "0", "0",  "0", NUL,      S,    S,   S,     S,
+        "(all)", "3", "37", "3", "0.075",  "60", "8", "120", "15",
     };
+    // clang-format on
     s_expect("staffing", "area", cols, 9, area, 5);
 }
 END_TEST
