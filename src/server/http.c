@@ -200,9 +200,11 @@ static void s_on_report(void *arg, const report_table_t *t, const cd_error_t *er
     s_session_t *s = w->session;
     bool csv = w->csv;
     free(w);
-    if (!s || !s_server || s_server->stopping)
-        return; /* the browser went away, or the server is stopping */
+    if (!s)
+        return; /* the browser went away */
     s->report = NULL;
+    if (!s_server || s_server->stopping)
+        return; /* the server is stopping: the connection closes with the context */
     if (!t) {
         s_error(s->wsi, s, err->code == CD_EINVAL ? 400 : err->code == CD_EBUSY ? 429 : 503, err);
         return;

@@ -334,6 +334,29 @@ START_TEST(staffing_by_type_and_area)
     };
     // clang-format on
     s_expect("staffing", "area", cols, 9, area, 5);
+
+    /* By hour of the day: each interval is cut at the hour.  No hour has 11 calls, so every
+     * hour's call figures are suppressed; the unit-hours follow the fixture's timeline. */
+    static const int units[24] = {2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3,
+                                  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
+    static const int avail[24] = {1, 1, 1, 1, 1, 1, 2, 2, 1, 1, 2, 2,
+                                  1, 2, 2, 2, 3, 3, 2, 2, 1, 1, 1, 1};
+    static const int busy[24] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0,
+                                 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static char text[24][4][8];
+    const char *hour[25 * 9];
+    for (int i = 0; i < 24; i++) {
+        snprintf(text[i][0], sizeof text[i][0], "%02d", i);
+        snprintf(text[i][1], sizeof text[i][1], "%d", units[i]);
+        snprintf(text[i][2], sizeof text[i][2], "%d", avail[i]);
+        snprintf(text[i][3], sizeof text[i][3], "%d", busy[i]);
+        const char *row[9] = {text[i][0], text[i][1], text[i][2], text[i][3], busy[i] ? "0.5" : "0",
+                              S,          S,          S,          S};
+        memcpy(&hour[i * 9], row, sizeof row);
+    }
+    const char *total[9] = {"(all)", "3", "37", "3", "0.075", "60", "8", "120", "15"};
+    memcpy(&hour[24 * 9], total, sizeof total);
+    s_expect("staffing", "hour", cols, 9, hour, 25);
 }
 END_TEST
 

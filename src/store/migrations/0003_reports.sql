@@ -144,6 +144,9 @@ END $$;
 
 -- ------------------------------------------------------------------ facts per call
 
+-- report_call_facts looks up each call's no_eligible_unit alerts.
+CREATE INDEX alerts_call_idx ON alerts (call_id) WHERE call_id IS NOT NULL;
+
 -- '2026-11-01' is the start of that day; as an upper bound (is_end) the end of it, so
 -- --from 2026-11-01 --to 2026-11-01 is the whole day.  Anything else is a timestamptz.
 CREATE FUNCTION report_ts(p text, is_end boolean) RETURNS timestamptz
