@@ -648,6 +648,43 @@ START_TEST(demographics_exactly_once_and_refusals)
                                           "'demo-nf'"),
                      0);
 
+    /* Tablets cannot set them: the units socket refuses dispatcher requests. */
+    {
+        void *ctx = zmq_ctx_new();
+        void *sock = zmq_socket(ctx, ZMQ_DEALER);
+        int linger = 0;
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+        ck_assert_int_eq(zmq_connect(sock, harness_units(h)), 0);
+        Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+        Codispatch__V1__SetDemographics m = CODISPATCH__V1__SET_DEMOGRAPHICS__INIT;
+        m.call_id = "R-404";
+        m.race_ethnicity = "white";
+        req.has_version = true;
+        req.version = 1;
+        req.request_id = "demo-from-tablet";
+        req.body_case = CODISPATCH__V1__ENVELOPE__BODY_SET_DEMOGRAPHICS;
+        req.set_demographics = &m;
+        uint8_t buf[256];
+        size_t len = codispatch__v1__envelope__pack(&req, buf);
+        ck_assert_int_ge(zmq_send(sock, buf, len, 0), 0);
+        zmq_pollitem_t it = {.socket = sock, .events = ZMQ_POLLIN};
+        ck_assert_int_eq(zmq_poll(&it, 1, 10000), 1);
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        ck_assert_int_ge(zmq_msg_recv(&msg, sock, 0), 0);
+        Codispatch__V1__Envelope *r =
+            codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        zmq_msg_close(&msg);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_ERROR);
+        codispatch__v1__envelope__free_unpacked(r, NULL);
+        zmq_close(sock);
+        zmq_ctx_term(ctx);
+        ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM call_demographics "
+                                              "WHERE call_id = 'R-404'"),
+                         0);
+    }
+
     /* The CLI sets them too. */
     char *out;
     ck_assert_int_eq(s_cli("demographics R-403 --race-ethnicity declined --gender nonbinary", &out),
