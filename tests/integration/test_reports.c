@@ -672,12 +672,12 @@ START_TEST(demographics_exactly_once_and_refusals)
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         ck_assert_int_ge(zmq_msg_recv(&msg, sock, 0), 0);
-        Codispatch__V1__Envelope *r =
+        Codispatch__V1__Envelope *t =
             codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
         zmq_msg_close(&msg);
-        ck_assert_ptr_nonnull(r);
-        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_ERROR);
-        codispatch__v1__envelope__free_unpacked(r, NULL);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_int_eq(t->body_case, CODISPATCH__V1__ENVELOPE__BODY_ERROR);
+        codispatch__v1__envelope__free_unpacked(t, NULL);
         zmq_close(sock);
         zmq_ctx_term(ctx);
         ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM call_demographics "
