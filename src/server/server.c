@@ -248,7 +248,7 @@ void server_banner(const server_t *self, FILE *out)
             "  control   %-28s dispatcher consoles and the codispatch tool\n"
             "  units     %-28s unit tablets\n"
             "  stream    %-28s live status stream (XPUB)\n"
-            "  http      http://%-21s dashboard, /metrics, /healthz, /readyz\n"
+            "  http      http://%-21s dashboard, /reports, /metrics, /healthz, /readyz\n"
             "  database  %s\n"
             "Press Ctrl-C to stop.\n",
             CODISPATCH_VERSION, zsock_endpoint(self->control), units_endpoint(self),
