@@ -351,6 +351,8 @@ void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncat
         if (wire_is_tablet_body(env))
             s_reply_now(self, &to, rid, CD_EINVAL, "body",
                         "tablet requests go to the units endpoint, not the control endpoint");
+        else if (control_reports_handles(env))
+            control_reports(self, &to, env, &peer);
         else if (control_is_query(env))
             s_query(self, &to, env);
         else

@@ -6,6 +6,8 @@
  *      /api/snapshot   the live state as JSON
  *      /ws             a WebSocket: the snapshot, then every committed change as JSON
  *      /metrics        Prometheus text
+ *      /reports        the reports page;  /api/reports/KIND?from=&to=&by=[&format=csv]  its data,
+ *                      run on the reports connection (reports.c) and answered when it answers
  *      /healthz        the process is alive;  /readyz  the database is reachable and loaded
  *
  *  Durable before visible: a snapshot is rendered only when the engine holds nothing
@@ -15,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <libwebsockets.h>
 
 #include "cd_embedded.h"
+#include "reports.h"
 #include "server_priv.h"
 
 #define WS_QUEUE_MAX 2000 /* a client this far behind gets a fresh snapshot instead */
@@ -32,8 +36,11 @@ typedef struct s_msg {
 } s_msg_t;
 
 /* Per connection (libwebsockets allocates it for us). */
+typedef struct s_report_wait s_report_wait_t;
+
 typedef struct s_session {
     struct lws *wsi;
+    s_report_wait_t *report; /* a report this request waits for */
     bool is_ws;
     bool want_snapshot; /* send a snapshot when the state is committed */
     /* HTTP: the response body, sent from the writeable callback. */
@@ -122,6 +129,13 @@ static char *s_snapshot(const server_t *self)
     return wire_json_snapshot((uint64_t)store_committed_seq(self->store), self->engine,
                               server_now_ms());
 }
+
+/* An /api/reports request waiting for PostgreSQL.  The session may close first: it then
+ * clears `session`, and the answer is dropped. */
+struct s_report_wait {
+    s_session_t *session;
+    bool csv;
+};
 
 /* ------------------------------------------------------------------ HTTP responses */
 
@@ -212,6 +226,77 @@ static bool s_token_ok(struct lws *wsi, s_session_t *s)
     return false;
 }
 
+static char *s_json_error(const char *field, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", message);
+    cJSON_AddStringToObject(o, "field", field);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static int s_error(struct lws *wsi, s_session_t *s, unsigned status, const cd_error_t *err)
+{
+    char *text = s_json_error(err->field, err->message);
+    return s_respond(wsi, s, status, "application/json", text, strlen(text));
+}
+
+static void s_on_report(void *arg, const report_table_t *t, const cd_error_t *err)
+{
+    s_report_wait_t *w = arg;
+    s_session_t *s = w->session;
+    bool csv = w->csv;
+    free(w);
+    if (!s)
+        return; /* the browser went away */
+    s->report = NULL;
+    if (!s_server || s_server->stopping)
+        return; /* the server is stopping: the connection closes with the context */
+    if (!t) {
+        s_error(s->wsi, s, err->code == CD_EINVAL ? 400 : err->code == CD_EBUSY ? 429 : 503, err);
+        return;
+    }
+    char *body = csv ? report_table_csv(t) : report_table_json(t);
+    s_respond(s->wsi, s, 200, csv ? "text/csv; charset=utf-8" : "application/json", body,
+              strlen(body));
+}
+
+/* /api/reports/KIND?from=&to=&by=&format=json|csv */
+static int s_api_report(struct lws *wsi, s_session_t *s, const char *kind)
+{
+    server_t *self = s_server;
+    char a[4][96];
+    static const char *const names[] = {"from=", "to=", "by=", "format="};
+    const char *v[4];
+    for (int i = 0; i < 4; i++) {
+        v[i] = lws_get_urlarg_by_name(wsi, names[i], a[i], (int)sizeof a[i]);
+        if (!v[i])
+            v[i] = "";
+    }
+    cd_error_t err;
+    report_query_t q;
+    if (report_query_check(kind, v[0], v[1], v[2], &q, &err) != CD_OK)
+        return s_error(wsi, s, 400, &err);
+    if (*v[3] && strcmp(v[3], "json") != 0 && strcmp(v[3], "csv") != 0) {
+        cd_error_set(&err, CD_EINVAL, "format", "format must be json or csv; got '%.32s'", v[3]);
+        return s_error(wsi, s, 400, &err);
+    }
+    if (store_state(self->store) != STORE_READY || self->stopping) {
+        cd_error_set(&err, CD_EUNAVAIL, "", "the database is unavailable; retry shortly");
+        return s_error(wsi, s, 503, &err);
+    }
+    s_report_wait_t *w = cd_xcalloc(1, sizeof *w);
+    w->session = s;
+    w->csv = strcmp(v[3], "csv") == 0;
+    if (reports_run(self->reports, &q, s_on_report, w, &err) != CD_OK) {
+        free(w);
+        return s_error(wsi, s, err.code == CD_EBUSY ? 429 : 503, &err);
+    }
+    s->report = w;
+    return 0; /* answered when PostgreSQL answers */
+}
+
 static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
 {
     server_t *self = s_server;
@@ -243,7 +328,11 @@ static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
         char *text = s_snapshot(self);
         return s_respond(wsi, s, 200, "application/json", text, strlen(text));
     }
-    const char *name = strcmp(uri, "/") == 0 ? "index.html" : uri + 1;
+    if (strncmp(uri, "/api/reports/", 13) == 0)
+        return s_api_report(wsi, s, uri + 13);
+    const char *name = strcmp(uri, "/") == 0          ? "index.html"
+                       : strcmp(uri, "/reports") == 0 ? "reports.html"
+                                                      : uri + 1;
     for (size_t i = 0; i < cd_web_count; i++)
         if (strcmp(cd_web[i].name, name) == 0) {
             char *copy = cd_xmalloc(cd_web[i].size + 1);
@@ -288,6 +377,10 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             s->body = NULL;
             free(s->set_cookie);
             s->set_cookie = NULL;
+        }
+        if (s && s->report) {
+            s->report->session = NULL; /* its answer, when it comes, is dropped */
+            s->report = NULL;
         }
         return 0;
 

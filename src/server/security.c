@@ -446,6 +446,7 @@ static bool s_control_allowed(cd_role_t role, Codispatch__V1__Envelope__BodyCase
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_UNITS:
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_PLANS:
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_ALERTS:
+    case CODISPATCH__V1__ENVELOPE__BODY_REPORT: /* aggregates, small cells suppressed */
         *needs = "a viewer, dispatcher or admin key";
         return role == CD_ROLE_VIEWER || role == CD_ROLE_DISPATCHER || role == CD_ROLE_ADMIN;
     case CODISPATCH__V1__ENVELOPE__BODY_ADD_UNIT:
@@ -457,7 +458,8 @@ static bool s_control_allowed(cd_role_t role, Codispatch__V1__Envelope__BodyCase
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_KEYS:
         *needs = "an admin key";
         return role == CD_ROLE_ADMIN;
-    default: /* calls, dispatch, notes, close, recommend (they carry or act on caller PII) */
+    default: /* calls, dispatch, notes, close, recommend, demographics, export (they carry or
+              * act on caller data; exact locations in an export need admin: control_reports.c) */
         *needs = "a dispatcher or admin key";
         return role == CD_ROLE_DISPATCHER || role == CD_ROLE_ADMIN;
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reports.h"
 #include "server_priv.h"
 
 #define HOUSEKEEPING_MS  60000
@@ -218,6 +219,8 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
                             .on_committed = s_on_committed,
                             .on_flush = s_on_flush};
     self->store = store_new(loop, &opt, self->engine, &cb, self);
+    /* Reports never share the group-commit connection (a long query would stall commits). */
+    self->reports = reports_new(loop, conninfo);
 
     uv_prepare_init(loop, &self->prepare);
     uv_check_init(loop, &self->check);
@@ -250,7 +253,7 @@ void server_banner(const server_t *self, FILE *out)
             "  control   %-28s dispatcher consoles and the codispatch tool\n"
             "  units     %-28s unit tablets\n"
             "  stream    %-28s live status stream (XPUB)\n"
-            "  http      http://%-21s dashboard, /metrics, /healthz, /readyz\n"
+            "  http      http://%-21s dashboard, /reports, /metrics, /healthz, /readyz\n"
             "  database  %s\n"
             "Press Ctrl-C to stop.\n",
             CODISPATCH_VERSION, zsock_endpoint(self->control), units_endpoint(self),
@@ -262,7 +265,8 @@ void server_banner(const server_t *self, FILE *out)
 static void s_teardown(server_t *self)
 {
     int64_t committed = store_committed_seq(self->store);
-    store_destroy(&self->store); /* fails reads in flight: they answer UNAVAILABLE */
+    store_destroy(&self->store);     /* fails reads in flight: they answer UNAVAILABLE */
+    reports_destroy(&self->reports); /* likewise for reports waiting for PostgreSQL */
     cd_error_t err;
     cd_error_set(&err, CD_EUNAVAIL, "",
                  "the server stopped before this was saved; retry with the same request_id");

@@ -13,9 +13,10 @@
 #include "wire.h"
 #include "zsock.h"
 
-typedef struct units units_t; /* units.c */
-typedef struct live live_t;   /* live.c */
-typedef struct http http_t;   /* http.c */
+typedef struct units units_t;     /* units.c */
+typedef struct live live_t;       /* live.c */
+typedef struct http http_t;       /* http.c */
+typedef struct reports reports_t; /* reports.c */
 
 #define METRIC_KINDS   128 /* Envelope body cases */
 #define METRIC_RESULTS 10  /* 0 ok, then -cd_code_t */
@@ -29,6 +30,7 @@ struct server {
     live_t *live;
     http_t *http;
     security_t *security; /* security.c: keys, roles, ZAP, the HTTP token */
+    reports_t *reports;   /* a second connection for reports, export and demographics */
     /* Metrics (metrics.c renders them). */
     unsigned long commands[METRIC_KINDS][METRIC_RESULTS];
     unsigned long batch_size[METRIC_BUCKETS + 1], commit_ms[METRIC_BUCKETS + 1];
@@ -120,6 +122,11 @@ void units_on_key_revoked(server_t *self, const char *key_name);
 bool control_is_query(const wire_env_t *env);
 int control_query(server_t *self, const wire_env_t *env, const char *rid, uint8_t **buf,
                   size_t *len, cd_error_t *err);
+
+/* control_reports.c: ReportRequest, ExportCalls, SetDemographics (on the reports connection). */
+bool control_reports_handles(const wire_env_t *env);
+void control_reports(server_t *self, const route_t *to, const wire_env_t *env,
+                     const sec_peer_t *peer);
 
 /* demo.c: adds the demo roster when the roster is empty. */
 void demo_seed_roster(server_t *self);

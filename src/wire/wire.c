@@ -46,6 +46,11 @@ static const char *const s_body_names[] = {
     [CODISPATCH__V1__ENVELOPE__BODY_LIST_KEYS] = "list_keys",
     [CODISPATCH__V1__ENVELOPE__BODY_KEY] = "key",
     [CODISPATCH__V1__ENVELOPE__BODY_KEY_LIST] = "key_list",
+    [CODISPATCH__V1__ENVELOPE__BODY_SET_DEMOGRAPHICS] = "set_demographics",
+    [CODISPATCH__V1__ENVELOPE__BODY_REPORT] = "report",
+    [CODISPATCH__V1__ENVELOPE__BODY_EXPORT_CALLS] = "export_calls",
+    [CODISPATCH__V1__ENVELOPE__BODY_DEMOGRAPHICS] = "demographics",
+    [CODISPATCH__V1__ENVELOPE__BODY_REPORT_REPLY] = "report_reply",
 };
 
 const char *wire_body_name(const wire_env_t *env)
@@ -123,6 +128,9 @@ wire_env_t *wire_decode(const void *data, size_t len, char request_id[CD_REQUEST
     case CODISPATCH__V1__ENVELOPE__BODY_ADD_KEY:
     case CODISPATCH__V1__ENVELOPE__BODY_REVOKE_KEY:
     case CODISPATCH__V1__ENVELOPE__BODY_LIST_KEYS:
+    case CODISPATCH__V1__ENVELOPE__BODY_SET_DEMOGRAPHICS:
+    case CODISPATCH__V1__ENVELOPE__BODY_REPORT:
+    case CODISPATCH__V1__ENVELOPE__BODY_EXPORT_CALLS:
         return env;
     case CODISPATCH__V1__ENVELOPE__BODY__NOT_SET:
         cd_error_set(err, CD_EINVAL, "body",

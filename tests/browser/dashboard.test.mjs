@@ -223,6 +223,49 @@ test('the dashboard follows a live codispatchd, shows when it is not live, and r
     await page.screenshot({ path: shot, fullPage: true, timeout: 15000 });
     t.diagnostic(`screenshot: ${shot}`);
 
+    // The reports page after a small day of calls: by call type, substance (3 calls) and
+    // other (9) are small cells and must be marked suppressed, never drawn; the others are
+    // drawn as bars.  (test_reports checks the figures themselves.)
+    const mix = [['mental_health', '3', 13], ['welfare_check', '4', 13], ['substance', '3', 3], ['other', '4', 9]];
+    for (const [type, prio, n] of mix) {
+      for (let i = 0; i < n; i++) {
+        await cli(server, 'call', 'create', '--type', type, '--priority', prio,
+          '--lat', '34.05', '--lon', '-118.25', '--area', 'SPA 4');
+      }
+    }
+    const from = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+    const to = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+    await page.goto(`${server.base}/reports?kind=diversion&from=${from}&to=${to}&by=type`, { timeout: 15000 });
+    await page.locator('body[data-loaded="true"]').waitFor({ timeout: 10000 });
+    const chart = page.locator('[data-testid="report-chart"]');
+    await chart.waitFor({ state: 'visible' });
+    const bars = chart.locator('[data-testid="bar"]');
+    assert.deepEqual(await bars.evaluateAll((els) => els.map((e) => e.dataset.group)),
+      ['mental_health', 'welfare_check', '(all)']);
+    const marks = chart.locator('[data-suppressed="true"]');
+    assert.deepEqual((await marks.evaluateAll((els) => els.map((e) => e.dataset.group))).sort(), ['other', 'substance']);
+    for (const g of ['other', 'substance']) {
+      const cells = page.locator(`#table tr[data-group="${g}"] td[data-suppressed="true"]`);
+      assert.ok(await cells.count() > 0, `${g} row marked suppressed`);
+      assert.equal(await cells.first().textContent(), 'suppressed');
+    }
+    assert.equal(await page.locator('#table tr[data-group="mental_health"] td[data-suppressed]').count(), 0);
+    assert.match(await page.locator('[data-testid="status"]').textContent(), /2 groups suppressed/);
+    const csvHref = await page.locator('[data-testid="csv"]').getAttribute('href');
+    assert.match(csvHref, /format=csv/);
+    const csv = await (await fetch(`${server.base}${csvHref}`, { signal: AbortSignal.timeout(5000) })).text();
+    assert.match(csv, /^grp,calls,no_police/);
+    assert.match(csv, /\nsubstance,suppressed,/);
+    // A refused range is said in words on the page (the server's 400 names the parameter).
+    await page.goto(`${server.base}/reports?kind=equity&from=${to}&to=${from}`, { timeout: 15000 });
+    await page.locator('[data-testid="status"].error').waitFor({ timeout: 10000 });
+    assert.match(await page.locator('[data-testid="status"]').textContent(), /to must be after from/);
+    const shotR = path.join(BUILD_DIR, 'reports.png');
+    await page.goto(`${server.base}/reports?kind=diversion&from=${from}&to=${to}&by=type`, { timeout: 15000 });
+    await page.locator('body[data-loaded="true"]').waitFor({ timeout: 10000 });
+    await page.screenshot({ path: shotR, fullPage: true, timeout: 15000 });
+    t.diagnostic(`screenshot: ${shotR}`);
+
     assert.deepEqual(pageErrors, [], 'no script error on the page');
   } catch (e) {
     console.error(`--- codispatchd log (tail) ---\n${server.logTail()}`);

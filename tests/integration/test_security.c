@@ -575,6 +575,67 @@ START_TEST(every_action_has_its_actor)
 }
 END_TEST
 
+/* Reports are aggregates with small cells suppressed: viewers may run them.  Demographics and
+ * the export are caller data: dispatchers; exact positions in an export: admins only. */
+START_TEST(report_roles)
+{
+    Codispatch__V1__Envelope req, *r;
+    Codispatch__V1__ReportRequest rr = CODISPATCH__V1__REPORT_REQUEST__INIT;
+    rr.kind = "response";
+    rr.from = "2026-01-01";
+    rr.to = "2026-12-31";
+    codispatch__v1__envelope__init(&req);
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_REPORT;
+    req.report = &rr;
+    r = s_as(s_view, &req, 10000);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_REPORT_REPLY);
+    cdc_envelope_free(r);
+    r = s_as(s_unit, &req, 5000);
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__PERMISSION_DENIED);
+    cdc_envelope_free(r);
+
+    Codispatch__V1__SetDemographics sd = CODISPATCH__V1__SET_DEMOGRAPHICS__INIT;
+    sd.call_id = s_call;
+    sd.gender = "declined";
+    codispatch__v1__envelope__init(&req);
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_SET_DEMOGRAPHICS;
+    req.set_demographics = &sd;
+    req.request_id = "demographics-by-viewer";
+    r = s_as(s_view, &req, 5000);
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__PERMISSION_DENIED);
+    cdc_envelope_free(r);
+    req.request_id = "demographics-by-dispatcher";
+    r = s_as(s_disp, &req, 10000);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_DEMOGRAPHICS);
+    cdc_envelope_free(r);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM demographics_requests WHERE "
+                                          "request_id = 'demographics-by-dispatcher' AND "
+                                          "actor = 'dispatcher:disp'"),
+                     1);
+
+    Codispatch__V1__ExportCalls ex = CODISPATCH__V1__EXPORT_CALLS__INIT;
+    ex.from = "2026-01-01";
+    ex.to = "2026-12-31";
+    codispatch__v1__envelope__init(&req);
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_EXPORT_CALLS;
+    req.export_calls = &ex;
+    r = s_as(s_view, &req, 5000);
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__PERMISSION_DENIED);
+    cdc_envelope_free(r);
+    r = s_as(s_disp, &req, 10000);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_REPORT_REPLY);
+    cdc_envelope_free(r);
+    ex.has_with_locations = ex.with_locations = true;
+    r = s_as(s_disp, &req, 5000);
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_str_eq(r->error->field, "with_locations");
+    cdc_envelope_free(r);
+    r = harness_call(h, &req, 10000); /* the admin */
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_REPORT_REPLY);
+    cdc_envelope_free(r);
+}
+END_TEST
+
 START_TEST(request_ids_are_scoped_per_key)
 {
     Codispatch__V1__Envelope req, *r;
@@ -633,6 +694,7 @@ int main(void)
     tcase_add_test(tc, viewers_never_see_caller_pii);
     tcase_add_test(tc, a_revoked_key_stops_at_its_next_message);
     tcase_add_test(tc, request_ids_are_scoped_per_key);
+    tcase_add_test(tc, report_roles);
     tcase_add_test(tc, every_action_has_its_actor);
     tcase_add_test(tc, non_loopback_bind_needs_security_or_insecure);
     suite_add_tcase(s, tc);

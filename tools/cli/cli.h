@@ -156,6 +156,11 @@ int cmd_tail(const cli_t *cli, int argc, char **argv);
 /* cmd_connect.c: `unit connect`, a terminal tablet. */
 int cmd_unit_connect(const cli_t *cli, int argc, char **argv);
 
+/* cmd_report.c: `report`, `export calls`, `demographics`. */
+int cmd_report(const cli_t *cli, int argc, char **argv);
+int cmd_export(const cli_t *cli, int argc, char **argv);
+int cmd_demographics(const cli_t *cli, int argc, char **argv);
+
 /* sim.c: sim generate | offline | run (see cli_sim.h). */
 int cmd_sim(const cli_t *cli, int argc, char **argv);
 

@@ -76,6 +76,15 @@ static const char *const HELP =
     "                                           transporting | atfacility | clear | status S |\n"
     "                                           pos LAT LON from stdin; reconnects by itself\n"
     "\n"
+    "  report KIND --from DATE --to DATE [--by area|type|priority|language|race_ethnicity|hour]\n"
+    "         [--format table|csv|json]         a programme report; KIND: response, diversion,\n"
+    "                                           language, equity, staffing.  DATE: YYYY-MM-DD\n"
+    "                                           or a timestamp with a zone; --to is inclusive\n"
+    "  export calls --from DATE --to DATE [--format csv|jsonl] [--with-locations]\n"
+    "                                           one row per call, without caller PII\n"
+    "  demographics CALL_ID [--race-ethnicity R] [--age-band A] [--gender G] [--request-id ID]\n"
+    "                                           voluntary caller demographics (reports only)\n"
+    "\n"
     "  sim generate --calls N --hours H --seed S --out calls.csv [--roster-out roster.csv\n"
     "               --units U]                  a synthetic day for Los Angeles\n"
     "  sim offline --roster R --calls C [--policy plan|closest|police_default] [--seed S]\n"
@@ -182,6 +191,12 @@ int main(int argc, char **argv)
         rc = cmd_tail(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "keys") == 0)
         rc = cmd_keys(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "report") == 0)
+        rc = cmd_report(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "export") == 0)
+        rc = cmd_export(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "demographics") == 0)
+        rc = cmd_demographics(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "sim") == 0)
         rc = cmd_sim(&cli, nrest - 1, rest + 1);
     else
