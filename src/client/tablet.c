@@ -13,6 +13,8 @@
 
 #include <zmq.h>
 
+#include "client_priv.h"
+
 #define HELLO_RETRY_MS     1000
 #define HELLO_KEEPALIVE_MS 10000
 #define RESEND_MS          1000
@@ -72,7 +74,13 @@ cdc_tablet_t *cdc_tablet_new(const char *endpoint, const char *unit_id, uint64_t
     zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
-    if (zmq_connect(self->sock, endpoint) != 0) {
+    /* With several endpoints (a primary and its standbys), queue only on live connections:
+     * otherwise a Hello could wait in the pipe of a server that is not there. */
+    if (strchr(endpoint, ',')) {
+        int immediate = 1;
+        zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
+    }
+    if (cdc__connect_endpoints(self->sock, endpoint) < 0) {
         cdc_tablet_destroy(&self);
         return NULL;
     }
