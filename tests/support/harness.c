@@ -57,18 +57,32 @@ static void s_die(const char *what)
     abort();
 }
 
-/* A port the kernel says is free right now. */
+/* A port the kernel says is free right now, and not one this process handed out before (the
+ * kernel may offer a just-closed port again, and a server binds its ports one by one). */
 static int s_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        s_die("cannot find a free port");
-    int port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    static int given[256];
+    static size_t n_given;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+            s_die("cannot find a free port");
+        int port = ntohs(a.sin_port);
+        close(fd);
+        bool seen = false;
+        for (size_t i = 0; i < n_given && !seen; i++)
+            seen = given[i] == port;
+        if (seen)
+            continue;
+        if (n_given < sizeof given / sizeof given[0])
+            given[n_given++] = port;
+        return port;
+    }
+    s_die("cannot find a free port");
+    return -1;
 }
 
 static void s_pick_ports(harness_t *self)
