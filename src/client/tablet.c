@@ -152,10 +152,10 @@ static void s_send_hello(cdc_tablet_t *self, int64_t now)
     cdc_request_id(self->hello_rid);
     size_t len;
     uint8_t *buf = s_pack(&env, self->hello_rid, &len);
-    if (buf)
-        zmq_send(self->sock, buf, len, ZMQ_DONTWAIT);
+    bool sent = buf && zmq_send(self->sock, buf, len, ZMQ_DONTWAIT) >= 0;
     free(buf);
-    self->next_hello_ms = now + (self->welcomed ? HELLO_KEEPALIVE_MS : HELLO_RETRY_MS);
+    /* Not sent (no live connection: a server between primaries): try again soon. */
+    self->next_hello_ms = now + (self->welcomed && sent ? HELLO_KEEPALIVE_MS : HELLO_RETRY_MS);
 }
 
 /* Queues a request; process() sends it (now) and resends it until it is answered. */
