@@ -56,8 +56,12 @@ extern "C" {
 
 typedef struct cdc_control cdc_control_t;
 
-/* Connects (in the background) to a control endpoint such as "tcp://127.0.0.1:7401".
- * Returns NULL if the endpoint is malformed. */
+/* Connects (in the background) to a control endpoint such as "tcp://127.0.0.1:7401", or to
+ * each of a comma-separated list ("tcp://10.0.0.5:7401,tcp://10.0.0.6:7401": a primary and
+ * its hot standbys).  Only the server holding the database lock binds its endpoints, so
+ * requests go to whichever is the primary; after a failover the resend of an unanswered
+ * request reaches the new one (same request_id, so still applied once).  Returns NULL if an
+ * endpoint is malformed. */
 cdc_control_t *cdc_control_new(const char *endpoint);
 void cdc_control_destroy(cdc_control_t **self_p);
 
@@ -103,7 +107,9 @@ typedef struct cdc_tablet_callbacks {
     void *arg;
 } cdc_tablet_callbacks_t;
 
-/* Connects (in the background) to a units endpoint for unit_id.  last_seq: the highest
+/* Connects (in the background) to a units endpoint for unit_id (or to each of a
+ * comma-separated list, as cdc_control_new; the tablet is welcomed by the new primary within
+ * the Hello keep-alive, 10 s, after a failover, or at once when it sends a request).  last_seq: the highest
  * assignment seq already seen (0 for a fresh tablet).  cb is copied.  NULL on a bad
  * endpoint or unit id. */
 cdc_tablet_t *cdc_tablet_new(const char *endpoint, const char *unit_id, uint64_t last_seq,

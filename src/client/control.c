@@ -10,6 +10,8 @@
 
 #include <zmq.h>
 
+#include "client_priv.h"
+
 struct cdc_control {
     void *zctx;
     void *sock;
@@ -38,6 +40,32 @@ void cdc_request_id(char out[33])
         snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
+int cdc__connect_endpoints(void *sock, const char *endpoints)
+{
+    int n = 0;
+    const char *p = endpoints;
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == 0 || len >= 256)
+            return -1;
+        char one[256];
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (zmq_connect(sock, one) != 0)
+            return -1;
+        n++;
+        p = comma ? comma + 1 : NULL;
+    }
+    return n > 0 ? n : -1;
+}
+
 cdc_control_t *cdc_control_new(const char *endpoint)
 {
     return cdc_control_new_secure(endpoint, NULL);
@@ -63,7 +91,7 @@ cdc_control_t *cdc_control_new_secure(const char *endpoint, const cdc_keys_t *ke
     zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL, &reconnect, sizeof reconnect);
     zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     if ((keys && cdc_keys_apply(self->sock, keys) != CDC_OK) ||
-        zmq_connect(self->sock, endpoint) != 0) {
+        cdc__connect_endpoints(self->sock, endpoint) < 0) {
         cdc_control_destroy(&self);
         return NULL;
     }

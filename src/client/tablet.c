@@ -13,6 +13,8 @@
 
 #include <zmq.h>
 
+#include "client_priv.h"
+
 #define HELLO_RETRY_MS     1000
 #define HELLO_KEEPALIVE_MS 10000
 #define RESEND_MS          1000
@@ -78,8 +80,14 @@ cdc_tablet_t *cdc_tablet_new_secure(const char *endpoint, const char *unit_id, u
     zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+    /* With several endpoints (a primary and its standbys), queue only on live connections:
+     * otherwise a Hello could wait in the pipe of a server that is not there. */
+    if (strchr(endpoint, ',')) {
+        int immediate = 1;
+        zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
+    }
     if ((keys && cdc_keys_apply(self->sock, keys) != CDC_OK) ||
-        zmq_connect(self->sock, endpoint) != 0) {
+        cdc__connect_endpoints(self->sock, endpoint) < 0) {
         cdc_tablet_destroy(&self);
         return NULL;
     }
@@ -151,10 +159,10 @@ static void s_send_hello(cdc_tablet_t *self, int64_t now)
     cdc_request_id(self->hello_rid);
     size_t len;
     uint8_t *buf = s_pack(&env, self->hello_rid, &len);
-    if (buf)
-        zmq_send(self->sock, buf, len, ZMQ_DONTWAIT);
+    bool sent = buf && zmq_send(self->sock, buf, len, ZMQ_DONTWAIT) >= 0;
     free(buf);
-    self->next_hello_ms = now + (self->welcomed ? HELLO_KEEPALIVE_MS : HELLO_RETRY_MS);
+    /* Not sent (no live connection: a server between primaries): try again soon. */
+    self->next_hello_ms = now + (self->welcomed && sent ? HELLO_KEEPALIVE_MS : HELLO_RETRY_MS);
 }
 
 /* Queues a request; process() sends it (now) and resends it until it is answered. */

@@ -305,8 +305,12 @@ static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
         return s_text(wsi, s, 200, "text/plain", "ok\n");
     if (strcmp(uri, "/readyz") == 0) {
         bool ready = store_state(self->store) == STORE_READY && !self->stopping;
+        bool standby = store_state(self->store) == STORE_STANDBY;
         return s_text(wsi, s, ready ? 200 : 503, "text/plain",
-                      ready ? "ready\n" : "not ready: the database is unavailable\n");
+                      ready     ? "ready\n"
+                      : standby ? "not ready: standby (another codispatchd holds the database "
+                                  "lock)\n"
+                                : "not ready: the database is unavailable\n");
     }
     if (!s_token_ok(wsi, s))
         return s_text(wsi, s, 401, "text/plain",

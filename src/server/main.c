@@ -111,6 +111,7 @@ int main(int argc, char **argv)
         uv_unref((uv_handle_t *)&app.sigterm);
         server_banner(app.server, stdout);
         uv_run(loop, UV_RUN_DEFAULT);
+        status = server_exit_status(app.server);
         server_destroy(&app.server);
         uv_close((uv_handle_t *)&app.sigint, NULL);
         uv_close((uv_handle_t *)&app.sigterm, NULL);

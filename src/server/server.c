@@ -91,9 +91,58 @@ static void s_arm_deadline(server_t *self)
     uv_timer_start(&self->deadline, s_on_deadline, (uint64_t)delay, 0);
 }
 
+static int s_open_control(server_t *self, const char *endpoint, char *err, size_t errlen);
+
+/* The sockets clients connect to are bound only by the server that holds the database lock,
+ * so clients given several endpoints are only ever connected to the primary. */
+static int s_start_serving(server_t *self)
+{
+    char err[512];
+    if (s_open_control(self, self->control_endpoint, err, sizeof err) != 0 ||
+        units_open(self, self->units_endpoint, self->heartbeat_ms, err, sizeof err) != 0 ||
+        live_open(self, self->stream_endpoint, err, sizeof err) != 0) {
+        fprintf(stderr, "codispatchd: %s; stopping\n", err);
+        self->exit_status = 1;
+        server_shutdown(self);
+        return -1;
+    }
+    self->serving = true;
+    fprintf(stderr,
+            "codispatchd: holding the database lock: serving control %s, units %s, "
+            "stream %s\n",
+            zsock_endpoint(self->control), units_endpoint(self), live_endpoint(self));
+    return 0;
+}
+
+static void s_on_standby(void *arg, bool was_ready)
+{
+    server_t *self = arg;
+    if (self->stopping)
+        return;
+    if (was_ready) {
+        /* Another server won the lock while our connection was down: it is the primary now.
+         * Serving on (even UNAVAILABLE answers) would keep clients on us; stop instead, and
+         * let a supervisor start us again as a standby. */
+        fprintf(stderr, "codispatchd: another codispatchd took the database lock while this "
+                        "one was disconnected; stopping (exit status 3)\n");
+        self->exit_status = 3;
+        server_shutdown(self);
+        return;
+    }
+    if (!self->standby_noted) {
+        self->standby_noted = true;
+        fprintf(stderr,
+                "codispatchd: standby: another codispatchd holds the database lock; "
+                "taking over when it is released (checking every %d ms)\n",
+                STORE_STANDBY_POLL_MS);
+    }
+}
+
 static void s_on_ready(void *arg)
 {
     server_t *self = arg;
+    if (self->stopping || (!self->serving && s_start_serving(self) != 0))
+        return;
     units_on_ready(self);
     security_on_ready(self); /* may register the first admin key */
     store_flush(self->store);
@@ -197,6 +246,8 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->embedded = embedded;
     self->demo_roster = cfg->demo_roster;
     self->db_label = cd_strdup(db_label);
+    self->control_endpoint = cd_strdup(cfg->control);
+    self->heartbeat_ms = (int)cfg->heartbeat_ms;
     self->units_endpoint = cd_strdup(cfg->units);
     self->stream_endpoint = cd_strdup(cfg->stream);
     self->http_address = cd_strdup(cfg->http);
@@ -217,7 +268,8 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     store_callbacks_t cb = {.on_ready = s_on_ready,
                             .on_lost = s_on_lost,
                             .on_committed = s_on_committed,
-                            .on_flush = s_on_flush};
+                            .on_flush = s_on_flush,
+                            .on_standby = s_on_standby};
     self->store = store_new(loop, &opt, self->engine, &cb, self);
     /* Reports never share the group-commit connection (a long query would stall commits). */
     self->reports = reports_new(loop, conninfo);
@@ -229,10 +281,8 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->armed_for = INT64_MAX;
     self->prepare.data = self->check.data = self->housekeeping.data = self->deadline.data = self;
 
+    /* Keys and HTTP now (/healthz answers on a standby too); the rest once the lock is held. */
     if (security_open(self, cfg, err, errlen) != 0 ||
-        s_open_control(self, cfg->control, err, errlen) != 0 ||
-        units_open(self, cfg->units, (int)cfg->heartbeat_ms, err, errlen) != 0 ||
-        live_open(self, cfg->stream, err, errlen) != 0 ||
         http_open(self, cfg->http, err, errlen) != 0) {
         server_shutdown(self);
         uv_run(loop, UV_RUN_DEFAULT); /* let the handles close */
@@ -256,8 +306,15 @@ void server_banner(const server_t *self, FILE *out)
             "  http      http://%-21s dashboard, /reports, /metrics, /healthz, /readyz\n"
             "  database  %s\n"
             "Press Ctrl-C to stop.\n",
-            CODISPATCH_VERSION, zsock_endpoint(self->control), units_endpoint(self),
-            live_endpoint(self), self->http_address, self->db_label);
+            CODISPATCH_VERSION,
+            self->control ? zsock_endpoint(self->control) : self->control_endpoint,
+            self->units ? units_endpoint(self) : self->units_endpoint,
+            self->live ? live_endpoint(self) : self->stream_endpoint, self->http_address,
+            self->db_label);
+    if (!self->serving)
+        fprintf(out, "(control, units and stream are bound once this server holds the "
+                     "database lock; a second server on the same database waits as a "
+                     "standby)\n");
     fflush(out);
 }
 
@@ -297,7 +354,7 @@ void server_shutdown(server_t *self)
     if (self->stopping)
         return;
     self->stopping = true;
-    if (!self->control || !self->store) {
+    if (!self->store) {
         s_teardown(self);
         return;
     }
@@ -307,6 +364,11 @@ void server_shutdown(server_t *self)
     uv_timer_stop(&self->housekeeping);
     uv_timer_stop(&self->deadline);
     uv_timer_start(&self->housekeeping, s_on_shutdown_tick, 0, 10);
+}
+
+int server_exit_status(const server_t *self)
+{
+    return self->exit_status;
 }
 
 void server_destroy(server_t **self_p)
@@ -321,6 +383,7 @@ void server_destroy(server_t **self_p)
     if (self->zctx)
         zmq_ctx_term(self->zctx);
     free(self->db_label);
+    free(self->control_endpoint);
     free(self->units_endpoint);
     free(self->stream_endpoint);
     free(self->http_address);

@@ -27,6 +27,9 @@ void server_banner(const server_t *self, FILE *out);
 /* Begins an orderly stop: unanswered requests get UNAVAILABLE, sockets and the database
  * connection close; uv_run returns once every handle is closed.  Safe to call twice. */
 void server_shutdown(server_t *self);
+/* What the process should exit with once the loop ended: 0, 1 (a socket could not be bound)
+ * or 3 (another server took the database lock from this one). */
+int server_exit_status(const server_t *self);
 
 /* Frees what is left after the loop ended.  Nulls *self_p. */
 void server_destroy(server_t **self_p);

@@ -50,7 +50,11 @@ struct server {
     bool stopping;
     uint64_t shutdown_deadline; /* loop time by which a stop stops waiting for commits */
     char *db_label;
-    char *units_endpoint, *stream_endpoint, *http_address;
+    char *control_endpoint, *units_endpoint, *stream_endpoint, *http_address; /* configured */
+    int heartbeat_ms;
+    bool serving;       /* control, units and stream bound: this server holds the lock */
+    bool standby_noted; /* "standby" said once in the log */
+    int exit_status;    /* what main returns: 1 bind failure, 3 lock lost to another */
     unsigned long requests_in, errors_out;
 };
 

@@ -539,8 +539,10 @@ pgc_t *pgc_new(uv_loop_t *loop, const char *conninfo, pgc_state_fn *on_state, vo
     self->arg = arg;
     self->poll_fd = -1;
     self->job_timeout_ms = 10000;
+    /* Capped at 500 ms so that a database that comes back is found within half a second
+     * (the reliability goal is serving again within 2 s of PostgreSQL being back). */
     self->backoff_min_ms = self->backoff_ms = 50;
-    self->backoff_max_ms = 1000;
+    self->backoff_max_ms = 500;
     uv_timer_init(loop, &self->timer);
     self->timer.data = self;
     return self;

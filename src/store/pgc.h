@@ -62,7 +62,7 @@ pgc_state_t pgc_state(const pgc_t *self);
  * as a dead connection. */
 void pgc_set_job_timeout(pgc_t *self, uint64_t ms);
 
-/* Backoff between reconnection attempts doubles from min to max (defaults 50 and 1000 ms). */
+/* Backoff between reconnection attempts doubles from min to max (defaults 50 and 500 ms). */
 void pgc_set_backoff(pgc_t *self, uint64_t min_ms, uint64_t max_ms);
 
 /* A new, empty job.  `on_done` is called exactly once if the job is submitted. */

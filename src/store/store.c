@@ -18,6 +18,8 @@ const char *store_state_name(store_state_t state)
     switch (state) {
     case STORE_DOWN:
         return "down";
+    case STORE_STANDBY:
+        return "standby";
     case STORE_MIGRATING:
         return "migrating";
     case STORE_LOADING:
@@ -76,10 +78,14 @@ static void s_discard_uncommitted(store_t *self, const char *why)
         self->cb.on_lost(self->arg, self->committed_seq, why);
 }
 
+static void s_try_lock(store_t *self);
+
 static void s_on_retry(uv_timer_t *t)
 {
     store_t *self = t->data;
-    if (self->state == STORE_MIGRATING)
+    if (self->state == STORE_STANDBY)
+        s_try_lock(self);
+    else if (self->state == STORE_MIGRATING)
         s_migrate(self);
     else if (self->state == STORE_LOADING)
         store__load(self);
@@ -98,9 +104,8 @@ static void s_on_pg_state(pgc_t *pg, pgc_state_t state, const char *why, void *a
 {
     store_t *self = arg;
     if (state == PGC_READY) {
-        self->state = STORE_MIGRATING;
-        self->next_migration = 0;
-        s_migrate(self);
+        self->state = STORE_STANDBY;
+        s_try_lock(self);
         return;
     }
     /* Lost.  Report once per outage, not once per reconnection attempt. */
@@ -111,6 +116,41 @@ static void s_on_pg_state(pgc_t *pg, pgc_state_t state, const char *why, void *a
     if (was_up)
         fprintf(stderr, "codispatchd: database unavailable: %s; reconnecting\n", why);
     s_discard_uncommitted(self, why);
+}
+
+/* ------------------------------------------------------------------ the writer's lock */
+
+static void s_on_lock(pgc_job_t *job, bool ok, bool lost, const char *error, void *arg)
+{
+    store_t *self = arg;
+    if (lost || self->state != STORE_STANDBY)
+        return;
+    PGresult *r = ok ? pgc_job_result(job, 0) : NULL;
+    if (r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+        /* This connection is now the only one that may write: migrate, load, serve. */
+        s_note_error(self, "");
+        self->state = STORE_MIGRATING;
+        self->next_migration = 0;
+        s_migrate(self);
+        return;
+    }
+    if (!ok) {
+        s_note_error(self, error);
+        fprintf(stderr, "codispatchd: database: cannot ask for the lock: %s; retrying\n", error);
+    } else {
+        s_note_error(self, "another codispatchd holds the database lock (standby)");
+    }
+    if (self->cb.on_standby)
+        self->cb.on_standby(self->arg, self->was_ready);
+    if (self->state == STORE_STANDBY)
+        uv_timer_start(&self->retry, s_on_retry, STORE_STANDBY_POLL_MS, 0);
+}
+
+static void s_try_lock(store_t *self)
+{
+    pgc_job_t *job = pgc_job_new(s_on_lock, self);
+    pgc_job_add(job, STORE_LOCK_SQL, 0, NULL);
+    pgc_submit(self->pg, job); /* on failure the state callback reports the loss */
 }
 
 /* ------------------------------------------------------------------ migrations */

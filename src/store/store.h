@@ -2,10 +2,18 @@
  *
  *  The store owns one pgc connection and moves through these states:
  *
- *      DOWN --connected--> MIGRATING --done--> LOADING --done--> READY
- *        ^                     |                  |                 |
- *        +------ connection lost (from any state) ------------------+
+ *      DOWN --connected--> STANDBY --lock held--> MIGRATING --done--> LOADING --done--> READY
+ *        ^                  |  ^ poll                   |                  |              |
+ *        |                  +--+ (lock held elsewhere)  |                  |              |
+ *        +------ connection lost (from any state) ------------------------------------------+
  *      READY --batch refused by PostgreSQL--> LOADING (state reloaded from the database)
+ *
+ *  Only one server may write a database: before migrating, the store takes a session-level
+ *  advisory lock (STORE_LOCK_SQL) on its one connection, the connection every write goes
+ *  through.  While another server holds it the store stays in STANDBY and tries again every
+ *  STORE_STANDBY_POLL_MS (an asynchronous pg_try_advisory_lock, never blocking the loop).  The
+ *  lock ends with the session, so a primary that dies or loses its connection frees it, and
+ *  a store whose connection broke must win the lock again before it writes anything.
  *
  *  In READY it group-commits: every event the engine recorded since the last flush, the
  *  projection rows they touched and the replies to record for idempotency go to PostgreSQL as
@@ -33,6 +41,7 @@ typedef struct store store_t;
 
 typedef enum store_state {
     STORE_DOWN = 0,
+    STORE_STANDBY, /* connected; another server holds the lock (or it is being asked for) */
     STORE_MIGRATING,
     STORE_LOADING,
     STORE_READY,
@@ -50,7 +59,14 @@ typedef struct store_callbacks {
     /* A batch is about to be sent: the engine's state is exactly the state after these
      * events, so this is when to render what may be shown once they commit. */
     void (*on_flush)(void *arg, const cd_event_log_t *events);
+    /* The lock is held by another server (called after every failed attempt).  was_ready: this
+     * store had been READY before, so another server took over meanwhile.  May be NULL. */
+    void (*on_standby)(void *arg, bool was_ready);
 } store_callbacks_t;
+
+#define STORE_STANDBY_POLL_MS 500
+/* Two int4 keys: a different key space from the bigint key migrations lock with. */
+#define STORE_LOCK_SQL "SELECT pg_try_advisory_lock(7401, 1)"
 
 typedef struct store_options {
     const char *conninfo;         /* libpq conninfo or URI; "" means PG* variables */

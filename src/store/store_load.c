@@ -154,6 +154,7 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
         PQfreemem(bytes);
     }
     self->state = STORE_READY;
+    self->was_ready = true;
     self->last_error[0] = '\0';
     fprintf(stderr,
             "codispatchd: state loaded: %zu open calls, last seq %lld, %zu recent "

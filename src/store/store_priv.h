@@ -36,6 +36,7 @@ struct store {
     uv_timer_t retry;
     char last_error[512];
     size_t next_migration;
+    bool was_ready; /* READY at least once: a failed lock then means another took over */
 };
 
 /* Loads the engine's state from PostgreSQL (state LOADING); on success the store is READY

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,8 @@ struct harness {
     bool embedded; /* the server runs its own cluster in dir/pg (no --db) */
     pid_t server;
     char control[64], units[64], stream[64], http[64];
+    pid_t standby; /* a second codispatchd on the same database (harness_start_standby) */
+    char s_control[64], s_units[64], s_stream[64], s_http[64], s_log[128];
     int next_request; /* for harness_send's request ids */
     /* Security (additive): extra server arguments, and the key harness_call uses. */
     char *extra_args[16];
@@ -59,18 +62,32 @@ static void s_die(const char *what)
     abort();
 }
 
-/* A port the kernel says is free right now. */
+/* A port the kernel says is free right now, and not one this process handed out before (the
+ * kernel may offer a just-closed port again, and a server binds its ports one by one). */
 static int s_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        s_die("cannot find a free port");
-    int port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    static int given[256];
+    static size_t n_given;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+            s_die("cannot find a free port");
+        int port = ntohs(a.sin_port);
+        close(fd);
+        bool seen = false;
+        for (size_t i = 0; i < n_given && !seen; i++)
+            seen = given[i] == port;
+        if (seen)
+            continue;
+        if (n_given < sizeof given / sizeof given[0])
+            given[n_given++] = port;
+        return port;
+    }
+    s_die("cannot find a free port");
+    return -1;
 }
 
 static void s_pick_ports(harness_t *self)
@@ -79,6 +96,10 @@ static void s_pick_ports(harness_t *self)
     snprintf(self->units, sizeof self->units, "tcp://127.0.0.1:%d", s_free_port());
     snprintf(self->stream, sizeof self->stream, "tcp://127.0.0.1:%d", s_free_port());
     snprintf(self->http, sizeof self->http, "127.0.0.1:%d", s_free_port());
+    snprintf(self->s_control, sizeof self->s_control, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(self->s_units, sizeof self->s_units, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(self->s_stream, sizeof self->s_stream, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(self->s_http, sizeof self->s_http, "127.0.0.1:%d", s_free_port());
 }
 
 const char *harness_bin(const char *name)
@@ -98,6 +119,7 @@ static harness_t *s_new(bool embedded)
     chmod(self->dir, 0755); /* the PostgreSQL account must reach the cluster inside */
     snprintf(self->pgdir, sizeof self->pgdir, "%s/pg", self->dir);
     snprintf(self->log, sizeof self->log, "%s/server.log", self->dir);
+    snprintf(self->s_log, sizeof self->s_log, "%s/standby.log", self->dir);
     self->cluster = pgcluster_new(self->pgdir);
     if (!embedded && harness_start_db(self) != 0)
         s_die("cannot start PostgreSQL");
@@ -122,6 +144,8 @@ void harness_destroy(harness_t **self_p)
         return;
     if (self->server > 0)
         harness_stop_server(self, SIGTERM);
+    if (self->standby > 0)
+        harness_stop_standby(self, SIGTERM);
     if (self->db_up || (self->embedded && harness_embedded_db_running(self)))
         harness_stop_db(self);
     pgcluster_destroy(&self->cluster);
@@ -256,13 +280,15 @@ bool harness_server_running(harness_t *self)
     return true;
 }
 
-int harness_start_server(harness_t *self)
+/* Forks and execs codispatchd on the given endpoints, its output appended to log. */
+static pid_t s_spawn(harness_t *self, const char *control, const char *units, const char *stream,
+                     const char *http, const char *log)
 {
     pid_t pid = fork();
     if (pid < 0)
         s_die("fork failed");
     if (pid == 0) {
-        int fd = open(self->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
         close(fd);
@@ -274,8 +300,8 @@ int harness_start_server(harness_t *self)
             argv[n++] = "--db";
             argv[n++] = (char *)pgcluster_conninfo(self->cluster);
         }
-        const char *std[] = {"--control",  self->control, "--units",  self->units,  "--stream",
-                             self->stream, "--http",      self->http, "--data-dir", self->dir};
+        const char *std[] = {"--control", control,  "--units", units,        "--stream",
+                             stream,      "--http", http,      "--data-dir", self->dir};
         for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
             argv[n++] = (char *)std[i];
         for (int i = 0; i < self->n_extra; i++)
@@ -285,7 +311,12 @@ int harness_start_server(harness_t *self)
         perror(bin);
         _exit(127);
     }
-    self->server = pid;
+    return pid;
+}
+
+int harness_start_server(harness_t *self)
+{
+    self->server = s_spawn(self, self->control, self->units, self->stream, self->http, self->log);
     long long deadline = s_now_ms() + READY_TIMEOUT_MS;
     while (s_now_ms() < deadline) {
         if (!harness_server_running(self)) {
@@ -306,28 +337,145 @@ int harness_start_server(harness_t *self)
     return -1;
 }
 
-int harness_stop_server(harness_t *self, int sig)
+/* Waits (bounded) for *pid to end after sig; returns its exit status (128+n if killed). */
+static int s_stop_pid(pid_t *pid, int sig)
 {
-    if (self->server <= 0)
+    if (*pid <= 0)
         return -1;
-    kill(self->server, sig);
+    kill(*pid, sig);
     long long deadline = s_now_ms() + STOP_TIMEOUT_MS;
     int status = 0;
     for (;;) {
-        pid_t r = waitpid(self->server, &status, WNOHANG);
-        if (r == self->server)
+        pid_t r = waitpid(*pid, &status, WNOHANG);
+        if (r == *pid)
             break;
         if (s_now_ms() > deadline) {
-            kill(self->server, SIGKILL);
-            waitpid(self->server, &status, 0);
+            kill(*pid, SIGKILL);
+            waitpid(*pid, &status, 0);
             break;
         }
         s_sleep_ms(10);
     }
-    self->server = 0;
+    *pid = 0;
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+int harness_start_standby(harness_t *self)
+{
+    if (self->standby > 0)
+        return -1;
+    self->standby =
+        s_spawn(self, self->s_control, self->s_units, self->s_stream, self->s_http, self->s_log);
+    /* Up once its HTTP side answers (/healthz); it is not ready while it waits for the lock. */
+    long long deadline = s_now_ms() + READY_TIMEOUT_MS;
+    while (s_now_ms() < deadline) {
+        if (!harness_standby_running(self))
+            return -1;
+        char *body = NULL;
+        int st = harness_http_get(self->s_http, "/healthz", &body);
+        free(body);
+        if (st == 200)
+            return 0;
+        s_sleep_ms(50);
+    }
+    return -1;
+}
+
+int harness_stop_standby(harness_t *self, int sig)
+{
+    return s_stop_pid(&self->standby, sig);
+}
+
+bool harness_standby_running(harness_t *self)
+{
+    if (self->standby <= 0)
+        return false;
+    int status;
+    if (waitpid(self->standby, &status, WNOHANG) == self->standby) {
+        self->standby = 0;
+        return false;
+    }
+    return true;
+}
+
+const char *harness_standby_control(const harness_t *self)
+{
+    return self->s_control;
+}
+
+const char *harness_standby_units(const harness_t *self)
+{
+    return self->s_units;
+}
+
+const char *harness_standby_http(const harness_t *self)
+{
+    return self->s_http;
+}
+
+char *harness_standby_log(const harness_t *self)
+{
+    FILE *f = fopen(self->s_log, "r");
+    if (!f)
+        return strdup("(no standby log)");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int harness_http_get(const char *hostport, const char *path, char **body)
+{
+    *body = NULL;
+    const char *colon = strrchr(hostport, ':');
+    if (!colon)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t got;
+    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)got;
+    close(fd);
+    buf[len] = '\0';
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        status = -1;
+    char *start = strstr(buf, "\r\n\r\n");
+    *body = strdup(start ? start + 4 : "");
+    free(buf);
+    return status;
+}
+
+long harness_server_pid(const harness_t *self)
+{
+    return (long)self->server;
+}
+
+int harness_stop_server(harness_t *self, int sig)
+{
+    return s_stop_pid(&self->server, sig);
 }
 
 void harness_ensure_up(harness_t *self)
@@ -493,6 +641,22 @@ int harness_sh(const char *cmdline, char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int harness_sql_exec(harness_t *self, const char *sql)
+{
+    PGconn *c = PQconnectdb(harness_conninfo(self));
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        rc = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? 0 : -1;
+        if (rc != 0)
+            fprintf(stderr, "harness: %s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
+}
+
 long long harness_sql_count(harness_t *self, const char *sql)
 {
     PGconn *c = PQconnectdb(harness_conninfo(self));
@@ -513,6 +677,42 @@ int harness_run_suite(Suite *suite)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void harness_add_unit(harness_t *self, const char *unit_id, const char *type, double lat,
+                      double lon)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__AddUnit m = CODISPATCH__V1__ADD_UNIT__INIT;
+    m.unit_id = (char *)unit_id;
+    m.type = (char *)type;
+    m.has_lat = m.has_lon = m.has_status = true;
+    m.lat = lat;
+    m.lon = lon;
+    m.status = CODISPATCH__V1__UNIT_STATUS__UNIT_AVAILABLE;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_ADD_UNIT;
+    env.add_unit = &m;
+    Codispatch__V1__Envelope *r = harness_send(self, &env);
+    ck_assert_msg(r->body_case == CODISPATCH__V1__ENVELOPE__BODY_UNIT, "add unit %s refused: %s",
+                  unit_id,
+                  r->body_case == CODISPATCH__V1__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+    cdc_envelope_free(r);
+}
+
+void harness_dispatch(harness_t *self, const char *call_id, const char *unit_id)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__Dispatch m = CODISPATCH__V1__DISPATCH__INIT;
+    char *units[] = {(char *)unit_id};
+    m.call_id = (char *)call_id;
+    m.unit_ids = units;
+    m.n_unit_ids = 1;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_DISPATCH;
+    env.dispatch = &m;
+    Codispatch__V1__Envelope *r = harness_send(self, &env);
+    ck_assert_msg(r->body_case == CODISPATCH__V1__ENVELOPE__BODY_CALL, "dispatch refused: %s",
+                  r->body_case == CODISPATCH__V1__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+    cdc_envelope_free(r);
 }
 
 Codispatch__V1__Envelope *harness_send(harness_t *self, Codispatch__V1__Envelope *env)

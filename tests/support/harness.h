@@ -38,6 +38,24 @@ int harness_start_server(harness_t *self);
 int harness_stop_server(harness_t *self, int sig);
 bool harness_server_running(harness_t *self);
 
+/* The server's process id (0 when it is not running). */
+long harness_server_pid(const harness_t *self);
+
+/* A second codispatchd on the same database and its own free loopback ports: a hot standby.
+ * Returns 0 once its HTTP side answers /healthz (it binds control/units/stream only once it
+ * holds the database lock, so it is not "ready" while the primary lives). */
+int harness_start_standby(harness_t *self);
+int harness_stop_standby(harness_t *self, int sig);
+bool harness_standby_running(harness_t *self);
+const char *harness_standby_control(const harness_t *self);
+const char *harness_standby_units(const harness_t *self);
+const char *harness_standby_http(const harness_t *self);
+char *harness_standby_log(const harness_t *self);
+
+/* GET path from an HTTP address "127.0.0.1:PORT"; returns the status (-1 if no answer) and
+ * the body (malloc'd). */
+int harness_http_get(const char *hostport, const char *path, char **body);
+
 int harness_stop_db(harness_t *self);
 int harness_start_db(harness_t *self);
 
@@ -91,6 +109,12 @@ Codispatch__V1__Envelope *harness_cancel_call(harness_t *self, const char *reque
                                               const char *call_id, const char *reason);
 Codispatch__V1__Envelope *harness_status(harness_t *self);
 
+/* Adds an available unit / offers a call to one unit (harness_send); fails the test if the
+ * server refuses. */
+void harness_add_unit(harness_t *self, const char *unit_id, const char *type, double lat,
+                      double lon);
+void harness_dispatch(harness_t *self, const char *call_id, const char *unit_id);
+
 /* Sends raw frames on a fresh DEALER and returns the raw reply frame (malloc'd, *len set) or
  * NULL on timeout. */
 void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens, size_t n,
@@ -99,6 +123,8 @@ void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens
 /* Runs a query returning one number (SELECT count(*) ...) on the test database; fails the
  * test when it cannot. */
 long long harness_sql_count(harness_t *self, const char *sql);
+/* Runs one statement on the test database (its own connection); 0 if it succeeded. */
+int harness_sql_exec(harness_t *self, const char *sql);
 
 /* The Error code of a reply, or -1 if it is not an Error. */
 int harness_error_code(const Codispatch__V1__Envelope *reply);

@@ -17,7 +17,7 @@
 #include "cli.h"
 
 static const char *const USAGE =
-    "codispatch unit connect UNIT_ID [--units-endpoint EP]\n"
+    "codispatch unit connect UNIT_ID [--units-endpoint EP[,EP...]]\n"
     "  commands on stdin: ack | decline REASON | enroute | onscene | transporting |\n"
     "  atfacility | clear | status S | pos LAT LON | wait (for an assignment) | quit";
 
