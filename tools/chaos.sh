@@ -3,7 +3,7 @@
 # test build (build/, AddressSanitizer + UBSan, built here as ./tools/test.sh builds it):
 #   test_chaos   64 clients and 8 tablets under load, the server killed with SIGKILL at a
 #                random moment and restarted ROUNDS times (default 20; ctest runs 5);
-#   test_outage  PostgreSQL stopped for OUTAGE_S seconds under load (default 30; ctest: 5);
+#   test_outage  PostgreSQL stopped for OUTAGE_S seconds under load (default 30, as in ctest);
 #   test_standby a hot standby taking over from a primary killed with SIGKILL.
 # Each prints what it measured (times to serve again, retries, takeover time).
 set -euo pipefail

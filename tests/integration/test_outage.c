@@ -1,7 +1,7 @@
 /* Integration: PostgreSQL goes away and comes back.  The server stays up, answers
  * UNAVAILABLE meanwhile, reconnects by itself, and retries stay exactly-once.  Under load:
- * the database stopped for CODISPATCH_OUTAGE_S seconds (default 5 here, 30 in
- * tools/chaos.sh), and the server's own connection terminated in the middle of batches. */
+ * the database stopped for CODISPATCH_OUTAGE_S seconds (default 30; set it lower when
+ * iterating by hand), and the server's own connection terminated in the middle of batches. */
 #include <check.h>
 #include <pthread.h>
 #include <signal.h>
@@ -317,7 +317,7 @@ static int s_readyz(void)
 START_TEST(outage_under_load)
 {
     const char *env = getenv("CODISPATCH_OUTAGE_S");
-    int outage_s = env && atoi(env) > 0 ? atoi(env) : 5;
+    int outage_s = env && atoi(env) > 0 ? atoi(env) : 30;
     long pid = harness_server_pid(h);
     long long calls_before = harness_sql_count(h, "SELECT count(*) FROM calls");
     s_load_start("ol");
