@@ -498,10 +498,15 @@ static int64_t s_on_scene_deadline(const cd_engine_t *self, const cd_assignment_
     return a->on_scene_ms + (int64_t)plan->on_scene_alert_s * 1000;
 }
 
-int64_t cd_engine_next_deadline(const cd_engine_t *self)
+/* The earliest deadline that belongs to call c: its pending wait, its assignments' ack
+ * timeouts and on-scene limits.  INT64_MAX when none runs. */
+static int64_t s_call_deadline(const cd_engine_t *self, const cd_call_t *c)
 {
     int64_t next = INT64_MAX;
-    for (const cd_assignment_t *a = self->asgs; a; a = a->hh.next) {
+    if (c->status == CD_CALL_PENDING && !c->pending_alerted)
+        next = s_pending_deadline(self, c);
+    for (int i = 0; i < c->n_asg; i++) {
+        const cd_assignment_t *a = c->asg[i];
         if (a->status == CD_ASG_OFFERED && a->ack_deadline_ms < next)
             next = a->ack_deadline_ms;
         if (a->status == CD_ASG_ON_SCENE && !a->on_scene_alerted) {
@@ -510,13 +515,71 @@ int64_t cd_engine_next_deadline(const cd_engine_t *self)
                 next = d;
         }
     }
-    for (const cd_call_t *c = self->calls; c; c = c->hh.next)
-        if (c->status == CD_CALL_PENDING && !c->pending_alerted) {
-            int64_t d = s_pending_deadline(self, c);
-            if (d < next)
-                next = d;
-        }
     return next;
+}
+
+void cd__deadline_note(cd_engine_t *self, const cd_event_t *ev)
+{
+    if (!self->dl_valid)
+        return;
+    if (ev->kind == CD_EV_PLAN_SET) { /* every call of that type may have new clocks */
+        self->dl_valid = false;
+        return;
+    }
+    const cd_call_t *c = ev->call_id[0] ? cd__call(self, ev->call_id) : NULL;
+    if (!c && ev->unit_id[0]) { /* an event about a unit touches its call's assignment */
+        const cd_unit_t *u = cd__unit(self, ev->unit_id);
+        const cd_assignment_t *a = u ? cd__unit_asg(self, u) : NULL;
+        c = a ? cd__call(self, a->call_id) : NULL;
+    }
+    if (ev->unit_id[0] && ev->call_id[0] && !c) {
+        self->dl_valid = false; /* an event naming a call we no longer hold: be safe */
+        return;
+    }
+    if (!c)
+        return;
+    if (self->dl_owner[0] && strcmp(c->id, self->dl_owner) == 0) {
+        self->dl_valid = false; /* the earliest one may have moved later or gone */
+        return;
+    }
+    int64_t d = s_call_deadline(self, c);
+    if (d < self->dl_next) {
+        self->dl_next = d;
+        cd_copy(self->dl_owner, sizeof self->dl_owner, c->id);
+    }
+}
+
+static int64_t s_scan_deadlines(const cd_engine_t *self, const char **owner)
+{
+    int64_t next = INT64_MAX;
+    *owner = "";
+    for (const cd_call_t *c = self->calls; c; c = c->hh.next) {
+        if (!cd_call_is_open(c) && c->n_asg == 0)
+            continue;
+        int64_t d = s_call_deadline(self, c);
+        if (d < next) {
+            next = d;
+            *owner = c->id;
+        }
+    }
+    return next;
+}
+
+int64_t cd_engine_next_deadline_scan(const cd_engine_t *self)
+{
+    const char *owner;
+    return s_scan_deadlines(self, &owner);
+}
+
+int64_t cd_engine_next_deadline(cd_engine_t *self)
+{
+    if (self->dl_valid)
+        return self->dl_next;
+    const char *owner;
+    self->dl_next = s_scan_deadlines(self, &owner);
+    cd_copy(self->dl_owner, sizeof self->dl_owner, owner);
+    self->dl_valid = true;
+    return self->dl_next;
 }
 
 int cd_engine_tick(cd_engine_t *self, const cd_ctx_t *ctx)

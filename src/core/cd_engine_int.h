@@ -29,6 +29,13 @@ struct cd_engine {
     char *unit_types[CD_MAX_TYPES];
     size_t n_unit_types;
     bool request_id_pending; /* the running command has not recorded an event yet */
+    /* The earliest deadline, kept up to date as events are applied (cd__deadline_note) so
+     * that finding it after a loop turn does not scan every open call.  dl_owner is the call
+     * whose deadline (its pending wait, or one of its assignments') it is; an event on that
+     * call, a plan change or a restore makes it invalid, and the next query scans once. */
+    bool dl_valid;
+    int64_t dl_next;
+    char dl_owner[CD_CALL_ID_MAX + 1];
 };
 
 /* Records an event (next seq, the ctx's time and actor, the command's request id on its
@@ -36,6 +43,9 @@ struct cd_engine {
  * seq.  Every state change of a command goes through here. */
 int64_t cd__emit(cd_engine_t *self, const cd_ctx_t *ctx, cd_event_kind_t kind, const char *call_id,
                  const char *unit_id, cJSON *payload);
+
+/* After ev was applied: keeps the cached earliest deadline exact (see dl_valid). */
+void cd__deadline_note(cd_engine_t *self, const cd_event_t *ev);
 
 /* Applies an event to the state (live and replay). */
 int cd__apply(cd_engine_t *self, const cd_event_t *ev, cd_error_t *err);
