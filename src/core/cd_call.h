@@ -52,6 +52,7 @@ typedef struct cd_call {
     int64_t pending_since_ms;                  /* when it last entered the pending queue */
     bool pending_alerted;                      /* the pending-too-long alert fired for this wait */
     int64_t last_seq;                          /* seq of the last event that changed it */
+    int64_t deadline_ms; /* the engine's timer index: its earliest deadline as last computed */
     /* The engine's index of the call's assignments, oldest first (not serialised: the
      * assignments are records of their own).  Borrowed pointers. */
     struct cd_assignment **asg;

@@ -79,6 +79,7 @@ void cd_engine_destroy(cd_engine_t **self_p)
         return;
     cd_engine_t *self = *self_p;
     s_free_state(self);
+    free(self->dl_heap);
     free(self->plans);
     free(self->alerts);
     cd_event_log_release(&self->events);

@@ -518,6 +518,77 @@ static int64_t s_call_deadline(const cd_engine_t *self, const cd_call_t *c)
     return next;
 }
 
+/* ------------------------------------------------------------------ the timer heap */
+
+struct cd_deadline {
+    int64_t at;
+    char call_id[CD_CALL_ID_MAX + 1];
+};
+
+static void s_heap_swap(struct cd_deadline *h, size_t i, size_t j)
+{
+    struct cd_deadline t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+static void s_heap_down(struct cd_deadline *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].at < h[m].at)
+            m = l;
+        if (r < n && h[r].at < h[m].at)
+            m = r;
+        if (m == i)
+            return;
+        s_heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+static void s_heap_push(cd_engine_t *self, int64_t at, const char *call_id)
+{
+    if (self->dl_n == self->dl_cap) {
+        self->dl_cap = self->dl_cap ? self->dl_cap * 2 : 256;
+        self->dl_heap = cd_xrealloc(self->dl_heap, self->dl_cap * sizeof *self->dl_heap);
+    }
+    size_t i = self->dl_n++;
+    self->dl_heap[i].at = at;
+    cd_copy(self->dl_heap[i].call_id, sizeof self->dl_heap[i].call_id, call_id);
+    while (i > 0 && self->dl_heap[(i - 1) / 2].at > self->dl_heap[i].at) {
+        s_heap_swap(self->dl_heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void s_heap_pop(cd_engine_t *self)
+{
+    self->dl_heap[0] = self->dl_heap[--self->dl_n];
+    s_heap_down(self->dl_heap, self->dl_n, 0);
+}
+
+/* Every call's deadline computed afresh, and the heap built from them in O(n). */
+static void s_heap_rebuild(cd_engine_t *self)
+{
+    self->dl_n = 0;
+    for (cd_call_t *c = self->calls; c; c = c->hh.next) {
+        c->deadline_ms = cd_call_is_open(c) || c->n_asg ? s_call_deadline(self, c) : INT64_MAX;
+        if (c->deadline_ms == INT64_MAX)
+            continue;
+        if (self->dl_n == self->dl_cap) {
+            self->dl_cap = self->dl_cap ? self->dl_cap * 2 : 256;
+            self->dl_heap = cd_xrealloc(self->dl_heap, self->dl_cap * sizeof *self->dl_heap);
+        }
+        self->dl_heap[self->dl_n].at = c->deadline_ms;
+        cd_copy(self->dl_heap[self->dl_n].call_id, sizeof self->dl_heap[self->dl_n].call_id, c->id);
+        self->dl_n++;
+    }
+    for (size_t i = self->dl_n / 2; i-- > 0;)
+        s_heap_down(self->dl_heap, self->dl_n, i);
+    self->dl_valid = true;
+}
+
 void cd__deadline_note(cd_engine_t *self, const cd_event_t *ev)
 {
     if (!self->dl_valid)
@@ -526,60 +597,55 @@ void cd__deadline_note(cd_engine_t *self, const cd_event_t *ev)
         self->dl_valid = false;
         return;
     }
-    const cd_call_t *c = ev->call_id[0] ? cd__call(self, ev->call_id) : NULL;
+    cd_call_t *c = ev->call_id[0] ? cd__call(self, ev->call_id) : NULL;
     if (!c && ev->unit_id[0]) { /* an event about a unit touches its call's assignment */
         const cd_unit_t *u = cd__unit(self, ev->unit_id);
         const cd_assignment_t *a = u ? cd__unit_asg(self, u) : NULL;
         c = a ? cd__call(self, a->call_id) : NULL;
     }
-    if (ev->unit_id[0] && ev->call_id[0] && !c) {
-        self->dl_valid = false; /* an event naming a call we no longer hold: be safe */
-        return;
-    }
     if (!c)
         return;
-    if (self->dl_owner[0] && strcmp(c->id, self->dl_owner) == 0) {
-        self->dl_valid = false; /* the earliest one may have moved later or gone */
-        return;
-    }
     int64_t d = s_call_deadline(self, c);
-    if (d < self->dl_next) {
-        self->dl_next = d;
-        cd_copy(self->dl_owner, sizeof self->dl_owner, c->id);
-    }
+    if (d == c->deadline_ms)
+        return;
+    c->deadline_ms = d; /* its older heap entry, if any, is stale from now on */
+    if (d != INT64_MAX)
+        s_heap_push(self, d, c->id);
+    /* Stale entries leave only when they reach the top; rebuild before they pile up. */
+    if (self->dl_n > 2 * self->open_calls + 4096)
+        self->dl_valid = false;
 }
 
-static int64_t s_scan_deadlines(const cd_engine_t *self, const char **owner)
+static int64_t s_scan_deadlines(const cd_engine_t *self)
 {
     int64_t next = INT64_MAX;
-    *owner = "";
     for (const cd_call_t *c = self->calls; c; c = c->hh.next) {
         if (!cd_call_is_open(c) && c->n_asg == 0)
             continue;
         int64_t d = s_call_deadline(self, c);
-        if (d < next) {
+        if (d < next)
             next = d;
-            *owner = c->id;
-        }
     }
     return next;
 }
 
 int64_t cd_engine_next_deadline_scan(const cd_engine_t *self)
 {
-    const char *owner;
-    return s_scan_deadlines(self, &owner);
+    return s_scan_deadlines(self);
 }
 
 int64_t cd_engine_next_deadline(cd_engine_t *self)
 {
-    if (self->dl_valid)
-        return self->dl_next;
-    const char *owner;
-    self->dl_next = s_scan_deadlines(self, &owner);
-    cd_copy(self->dl_owner, sizeof self->dl_owner, owner);
-    self->dl_valid = true;
-    return self->dl_next;
+    if (!self->dl_valid)
+        s_heap_rebuild(self);
+    while (self->dl_n > 0) {
+        const struct cd_deadline *top = &self->dl_heap[0];
+        const cd_call_t *c = cd__call(self, top->call_id);
+        if (c && c->deadline_ms == top->at)
+            return top->at;
+        s_heap_pop(self); /* stale: the call moved on, or left memory */
+    }
+    return INT64_MAX;
 }
 
 int cd_engine_tick(cd_engine_t *self, const cd_ctx_t *ctx)

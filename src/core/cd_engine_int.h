@@ -29,13 +29,14 @@ struct cd_engine {
     char *unit_types[CD_MAX_TYPES];
     size_t n_unit_types;
     bool request_id_pending; /* the running command has not recorded an event yet */
-    /* The earliest deadline, kept up to date as events are applied (cd__deadline_note) so
-     * that finding it after a loop turn does not scan every open call.  dl_owner is the call
-     * whose deadline (its pending wait, or one of its assignments') it is; an event on that
-     * call, a plan change or a restore makes it invalid, and the next query scans once. */
+    /* Timers: a min-heap of (deadline, call id), kept as events are applied
+     * (cd__deadline_note), so finding the earliest deadline after a loop turn does not scan
+     * every open call.  An entry is current when its call's deadline_ms still equals it;
+     * stale ones are dropped when they reach the top.  A plan change, a restore or an
+     * eviction clears dl_valid and the next query rebuilds the heap from the calls. */
+    struct cd_deadline *dl_heap;
+    size_t dl_n, dl_cap;
     bool dl_valid;
-    int64_t dl_next;
-    char dl_owner[CD_CALL_ID_MAX + 1];
 };
 
 /* Records an event (next seq, the ctx's time and actor, the command's request id on its
