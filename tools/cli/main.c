@@ -79,6 +79,15 @@ static const char *const HELP =
     "                                           replay against a running server with one\n"
     "                                           simulated tablet per unit\n"
     "\n"
+    "  bench intake --clients C --calls N      CreateCall load, closed loop, C clients\n"
+    "  bench lifecycle --units U --calls N --clients C\n"
+    "                                           create, dispatch, tablet ack, en route, on\n"
+    "                                           scene, clear, close; per-step latency\n"
+    "  bench stream --subscribers S --rate R --seconds T [--ws N]\n"
+    "                                           S stream subscribers (N of them WebSocket)\n"
+    "                                           while R changes/s are made; lag and gaps\n"
+    "                                           (results: JSON on stdout; progress: stderr)\n"
+    "\n"
     "Exit status: 0 done, 1 refused by the server (reason on stderr), 2 usage error,\n"
     "3 the server could not be reached.\n";
 
@@ -144,6 +153,8 @@ int main(int argc, char **argv)
         rc = cmd_tail(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "sim") == 0)
         rc = cmd_sim(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "bench") == 0)
+        rc = cmd_bench(&cli, nrest - 1, rest + 1);
     else
         rc = cli_usage_error("codispatch --help", "unknown command '%s'", rest[0]);
     free(rest);
