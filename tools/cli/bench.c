@@ -12,12 +12,15 @@
 static const char *const USAGE =
     "codispatch bench intake --clients C --calls N\n"
     "       codispatch bench lifecycle --units U --calls N --clients C\n"
-    "       codispatch bench stream --subscribers S --rate R --seconds T [--ws N]";
+    "       codispatch bench stream --subscribers S --rate R --seconds T [--ws N]\n"
+    "       codispatch bench rtt [--count N]";
 
 int cmd_bench(const cli_t *cli, int argc, char **argv)
 {
-    static const cli_subcommand_t modes[] = {
-        {"intake", bench_intake}, {"lifecycle", bench_lifecycle}, {"stream", bench_stream}};
+    static const cli_subcommand_t modes[] = {{"intake", bench_intake},
+                                             {"lifecycle", bench_lifecycle},
+                                             {"stream", bench_stream},
+                                             {"rtt", bench_rtt}};
     return cli_run_subcommand(cli, argc, argv, "bench", "mode", modes, CLI_N(modes), USAGE);
 }
 

@@ -17,6 +17,7 @@
 int bench_intake(const cli_t *cli, int argc, char **argv);
 int bench_lifecycle(const cli_t *cli, int argc, char **argv);
 int bench_stream(const cli_t *cli, int argc, char **argv);
+int bench_rtt(const cli_t *cli, int argc, char **argv);
 
 /* Clocks: monotonic for durations, realtime (the server's event clock) for stream lag. */
 double bench_mono_ms(void);

@@ -263,7 +263,7 @@ static int s_add_units(const cli_t *cli, s_run_t *r, const char *tag)
     int rc = CLI_OK;
     for (long i = 0; i < r->nunits && rc == CLI_OK; i++) {
         s_unit_t *u = &r->units[i];
-        snprintf(u->id, sizeof u->id, "BL-%s-%03ld", tag, i);
+        snprintf(u->id, sizeof u->id, "BL-%.6s-%03ld", tag, i);
         Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT, *rep = NULL;
         Codispatch__V1__AddUnit au = CODISPATCH__V1__ADD_UNIT__INIT;
         au.unit_id = u->id;

@@ -86,6 +86,7 @@ static const char *const HELP =
     "  bench stream --subscribers S --rate R --seconds T [--ws N]\n"
     "                                           S stream subscribers (N of them WebSocket)\n"
     "                                           while R changes/s are made; lag and gaps\n"
+    "  bench rtt [--count N]                    StatusRequest round trips (no database)\n"
     "                                           (results: JSON on stdout; progress: stderr)\n"
     "\n"
     "Exit status: 0 done, 1 refused by the server (reason on stderr), 2 usage error,\n"
