@@ -16,7 +16,8 @@
 # Knobs (environment): BENCH_PGBENCH_S (10), BENCH_INTAKE_CALLS_1 (5000), _16 (40000),
 # _64 (80000), BENCH_LIFECYCLE_CALLS (2000), BENCH_STREAM_SUBS (1000), BENCH_STREAM_RATE
 # (1000), BENCH_STREAM_S (10), BENCH_RESTART_CALLS (100000), BENCH_RESTART_UNITS (2000),
-# BENCH_SKIP_BUILD=1.
+# BENCH_SKIP_BUILD=1, BENCH_STEPS ("floor load restart sim": which parts to run; the figures
+# of the others are null).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,6 +34,10 @@ STREAM_RATE=${BENCH_STREAM_RATE:-1000}
 STREAM_S=${BENCH_STREAM_S:-10}
 RESTART_CALLS=${BENCH_RESTART_CALLS:-100000}
 RESTART_UNITS=${BENCH_RESTART_UNITS:-2000}
+STEPS=" ${BENCH_STEPS:-floor load restart sim} "
+s_step() { [[ "$STEPS" == *" $1 "* ]]; }
+rtt=null pg1=null pg16=null in1=null in16=null in64=null life=null stream=null restart=null
+sim=null sim_wall=null
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     echo "bench: building Release into build-release/" >&2
@@ -118,9 +123,12 @@ s_sql() { # DATA_DIR SQL
 cli() { "$bin/codispatch" --server "$control" --timeout 20000 "$@"; }
 
 # ---------------------------------------------------------------- 1. the floor
+if s_step floor || s_step load; then
 echo "bench: starting the server on an embedded cluster in $tmp" >&2
 s_start "$tmp/main" build/bench-main.log
 s_wait_ready "$(date +%s.%N)" >/dev/null
+fi
+if s_step floor; then
 
 echo "bench: ZeroMQ round trip (StatusRequest, no database)" >&2
 rtt=$(cli bench rtt --count 5000)
@@ -151,8 +159,10 @@ pg1=$(s_pgbench 1)
 echo "bench: pgbench, 16 clients, ${PGBENCH_S} s" >&2
 pg16=$(s_pgbench 16)
 s_sql "$tmp/main" "DROP TABLE bench_floor; DROP SEQUENCE bench_floor_seq;"
+fi
 
 # ---------------------------------------------------------------- 2. the server under load
+if s_step load; then
 echo "bench: intake, 1 client" >&2
 in1=$(cli bench intake --clients 1 --calls "$INTAKE_1")
 echo "bench: intake, 16 clients" >&2
@@ -164,9 +174,11 @@ life=$(cli bench lifecycle --units 64 --calls "$LIFE_CALLS" --clients 16)
 echo "bench: stream, $STREAM_SUBS subscribers at $STREAM_RATE changes/s" >&2
 stream=$(cli bench stream --subscribers "$STREAM_SUBS" --rate "$STREAM_RATE" \
     --seconds "$STREAM_S")
-s_stop
+fi
+[ -n "$server" ] && s_stop
 
 # ---------------------------------------------------------------- 3. restart
+if s_step restart; then
 echo "bench: restart with $RESTART_CALLS open calls and $RESTART_UNITS units" >&2
 s_start "$tmp/restart" build/bench-restart.log
 s_wait_ready "$(date +%s.%N)" >/dev/null
@@ -201,20 +213,23 @@ restart=$(jq -n --argjson calls "$open_calls" --argjson units "$units" \
     --argjson ready "$ready_s" --argjson rss "$rss_kb" --argjson loaded "$loaded" \
     '{open_calls: $calls, units: $units, loaded_open_calls: $loaded, ready_s: $ready,
       rss_mb: ($rss / 1024)}')
+fi
 
 # ---------------------------------------------------------------- 4. offline simulation
+if s_step sim; then
 echo "bench: sim offline over a generated day (3000 calls, 200 units)" >&2
 "$bin/codispatch" sim generate --calls 3000 --hours 24 --seed 1 --out "$tmp/calls.csv" \
     --roster-out "$tmp/roster.csv" --units 200 >/dev/null
 t0=$(date +%s.%N)
 sim=$("$bin/codispatch" --json sim offline --roster "$tmp/roster.csv" --calls "$tmp/calls.csv")
 sim_wall=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }')
+fi
 
 # ---------------------------------------------------------------- results
 machine=$(jq -n --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
     --argjson cores "$(nproc)" \
     --argjson mem "$(awk '/^MemTotal/ {print int($2 / 1024)}' /proc/meminfo)" \
-    --arg kernel "$(uname -r)" --arg pg "$(pgbench --version | awk '{print $NF}')" \
+    --arg kernel "$(uname -r)" --arg pg "$(pgbench --version | sed -n 's/^pgbench (PostgreSQL) \([0-9.]*\).*/\1/p')" \
     --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
     '{cpu: $cpu, cores: $cores, mem_mb: $mem, kernel: $kernel, postgresql: $pg,
       loadavg_at_end: $load}')
@@ -227,32 +242,35 @@ jq -n --argjson rtt "$rtt" --argjson pg1 "$pg1" --argjson pg16 "$pg16" \
      zmq_rtt: $rtt, pgbench_1: $pg1, pgbench_16: $pg16,
      intake_1: $in1, intake_16: $in16, intake_64: $in64,
      lifecycle: $life, stream: $stream, restart: $restart,
-     sim_offline: ($sim + {measured_wall_s: $sim_wall}),
-     floor_ms: ($pg1.latency_ms + $rtt.p50_ms),
-     intake64_vs_pgbench16: ($in64.throughput_per_s / $pg16.tps),
-     intake1_p50_vs_floor: ($in1.p50_ms / ($pg1.latency_ms + $rtt.p50_ms))}' >build/bench.json
+     sim_offline: (if $sim then $sim + {measured_wall_s: $sim_wall} else null end),
+     floor_ms: (if $pg1 and $rtt then $pg1.latency_ms + $rtt.p50_ms else null end),
+     intake64_vs_pgbench16:
+       (if $in64 and $pg16 then $in64.throughput_per_s / $pg16.tps else null end),
+     intake1_p50_vs_floor: (if $in1 and $pg1 and $rtt
+                            then $in1.p50_ms / ($pg1.latency_ms + $rtt.p50_ms) else null end)}' \
+    >build/bench.json
 
 # The table (Markdown), from bench.json alone, so it can be made again from a saved file.
 jq -r '
-  def r(x): (x * 100 | round) / 100;
-  def ok(c): if c then "yes" else "**no**" end;
+  def r(x): if x == null then "–" else (x * 100 | round) / 100 end;
+  def ok(x; c): if x == null then "" elif c then "yes" else "**no**" end;
   "| Measure | Result | Target | Met |",
   "|---|---|---|---|",
   "| ZeroMQ round trip p50 (`bench rtt`) | \(r(.zmq_rtt.p50_ms)) ms | | |",
   "| pgbench 1 client: TPS / latency | \(r(.pgbench_1.tps)) / \(r(.pgbench_1.latency_ms)) ms | | |",
   "| pgbench 16 clients: TPS / latency | \(r(.pgbench_16.tps)) / \(r(.pgbench_16.latency_ms)) ms | | |",
   "| floor = pgbench 1-client latency + ZeroMQ round trip | \(r(.floor_ms)) ms | | |",
-  "| intake 1 client: calls/s, p50 / p99 / p99.9 | \(r(.intake_1.throughput_per_s)), \(r(.intake_1.p50_ms)) / \(r(.intake_1.p99_ms)) / \(r(.intake_1.p999_ms)) ms | p50 ≤ 2× floor, p99 ≤ 3 ms | \(ok(.intake1_p50_vs_floor <= 2 and .intake_1.p99_ms <= 3)) |",
+  "| intake 1 client: calls/s, p50 / p99 / p99.9 | \(r(.intake_1.throughput_per_s)), \(r(.intake_1.p50_ms)) / \(r(.intake_1.p99_ms)) / \(r(.intake_1.p999_ms)) ms | p50 ≤ 2× floor, p99 ≤ 3 ms | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2 and .intake_1.p99_ms <= 3)) |",
   "| intake 16 clients: calls/s, p50 / p99 | \(r(.intake_16.throughput_per_s)), \(r(.intake_16.p50_ms)) / \(r(.intake_16.p99_ms)) ms | | |",
-  "| intake 64 clients: calls/s, p50 / p99 | \(r(.intake_64.throughput_per_s)), \(r(.intake_64.p50_ms)) / \(r(.intake_64.p99_ms)) ms | p99 ≤ 15 ms | \(ok(.intake_64.p99_ms <= 15)) |",
-  "| `intake64_vs_pgbench16` | \(r(.intake64_vs_pgbench16)) | ≥ 2.0 | \(ok(.intake64_vs_pgbench16 >= 2)) |",
-  "| `intake1_p50_vs_floor` | \(r(.intake1_p50_vs_floor)) | ≤ 2.0 | \(ok(.intake1_p50_vs_floor <= 2)) |",
+  "| intake 64 clients: calls/s, p50 / p99 | \(r(.intake_64.throughput_per_s)), \(r(.intake_64.p50_ms)) / \(r(.intake_64.p99_ms)) ms | p99 ≤ 15 ms | \(ok(.intake_64; .intake_64.p99_ms <= 15)) |",
+  "| `intake64_vs_pgbench16` | \(r(.intake64_vs_pgbench16)) | ≥ 2.0 | \(ok(.intake64_vs_pgbench16; .intake64_vs_pgbench16 >= 2)) |",
+  "| `intake1_p50_vs_floor` | \(r(.intake1_p50_vs_floor)) | ≤ 2.0 | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2)) |",
   "| lifecycle (\(.lifecycle.clients) consoles, \(.lifecycle.units) tablets): calls/s, whole call p50 / p99 | \(r(.lifecycle.calls_per_s)), \(r(.lifecycle.total_p50_ms)) / \(r(.lifecycle.total_p99_ms)) ms | | |",
-  "| lifecycle steps p50 / p99 (ms) | \([.lifecycle.steps | to_entries[] | "\(.key) \(r(.value.p50_ms))/\(r(.value.p99_ms))"] | join(", ")) | | |",
-  "| stream \(.stream.subscribers) subscribers (\(.stream.ws_subscribers) WebSocket) at \(.stream.rate)/s: gaps, missed | \(.stream.gaps), \(.stream.missed) of \(.stream.expected) | 0 gaps | \(ok(.stream.gaps == 0 and .stream.missed == 0)) |",
-  "| stream lag p50 / p99 (event time to receipt) | \(r(.stream.lag_p50_ms)) / \(r(.stream.lag_p99_ms)) ms | p99 ≤ 50 ms | \(ok(.stream.lag_p99_ms <= 50)) |",
-  "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
-  "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline.measured_wall_s <= 60)) |",
+  "| lifecycle steps p50 / p99 (ms) | \([(.lifecycle.steps // {}) | to_entries[] | "\(.key) \(r(.value.p50_ms))/\(r(.value.p99_ms))"] | join(", ")) | | |",
+  "| stream \(.stream.subscribers) subscribers (\(.stream.ws_subscribers) WebSocket) at \(.stream.rate)/s: gaps, missed | \(.stream.gaps), \(.stream.missed) of \(.stream.expected) | 0 gaps | \(ok(.stream; .stream.gaps == 0 and .stream.missed == 0)) |",
+  "| stream lag p50 / p99 (event time to receipt) | \(r(.stream.lag_p50_ms)) / \(r(.stream.lag_p99_ms)) ms | p99 ≤ 50 ms | \(ok(.stream; .stream.lag_p99_ms <= 50)) |",
+  "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
+  "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
   "",
   "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql); load average at the end \(.machine.loadavg_at_end); \(.date)."
 ' build/bench.json
