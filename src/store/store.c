@@ -256,6 +256,7 @@ void store_flush(store_t *self)
     if (self->cb.on_flush && b->events.len)
         self->cb.on_flush(self->arg, &b->events);
     pgc_job_t *job = pgc_job_new(s_on_batch_done, self);
+    pgc_job_prepare(job); /* the same few statements every batch: parse and plan them once */
     if (b->events.len) {
         char *events = store_sql_events_json(&b->events);
         char *calls = store_sql_calls_json(self->engine, &b->events);
