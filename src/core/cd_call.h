@@ -106,6 +106,8 @@ void cd_call_format_id(char out[CD_CALL_ID_MAX + 1], int64_t no);
 /* Serialise / parse the JSON form described above.  to_json returns a new object owned by the
  * caller; from_json returns a new call or NULL (with *err) when required keys are missing. */
 cJSON *cd_call_to_json(const cd_call_t *call);
+/* The risk flags as "weapon,violence" ("" for none), as in the JSON record's risk_flags. */
+size_t cd_call_risk_names(unsigned risk, char *out, size_t cap);
 cd_call_t *cd_call_from_json(const cJSON *obj, cd_error_t *err);
 
 #endif

@@ -155,34 +155,39 @@ static void s_put_string(s_buf_t *b, const char *s)
     s_put(b, "\"", 1);
 }
 
-static void s_put_number(s_buf_t *b, double d)
+size_t cd_json_format_number(double d, char out[32])
 {
-    char tmp[32];
-    int n;
-    if (d != d || d - d != 0) {
-        s_put(b, "null", 4); /* NaN and infinities, as cJSON prints them */
-        return;
-    }
+    if (d != d || d - d != 0)
+        return (size_t)snprintf(out, 32, "null"); /* NaN and infinities, as cJSON prints them */
     if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && !(d == 0 && signbit(d))) {
         /* An integer of at most 15 digits, which "%1.15g" would print as just its digits:
          * write them by hand (the common case: seqs, times, counters). */
         int64_t v = (int64_t)d;
         uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
-        char *end = tmp + sizeof tmp, *q = end;
+        char tmp[24], *end = tmp + sizeof tmp, *q = end;
         do {
             *--q = (char)('0' + u % 10);
             u /= 10;
         } while (u);
         if (v < 0)
             *--q = '-';
-        s_put(b, q, (size_t)(end - q));
-        return;
+        size_t n = (size_t)(end - q);
+        memcpy(out, q, n);
+        out[n] = '\0';
+        return n;
     }
     /* cJSON's way: 15 significant digits when they read back exactly, else 17. */
-    n = snprintf(tmp, sizeof tmp, "%1.15g", d);
-    if (strtod(tmp, NULL) != d)
-        n = snprintf(tmp, sizeof tmp, "%1.17g", d);
-    s_put(b, tmp, (size_t)n);
+    int n = snprintf(out, 32, "%1.15g", d);
+    if (strtod(out, NULL) != d)
+        n = snprintf(out, 32, "%1.17g", d);
+    return (size_t)n;
+}
+
+static void s_put_number(s_buf_t *b, double d)
+{
+    char tmp[32];
+    size_t n = cd_json_format_number(d, tmp);
+    s_put(b, tmp, n);
 }
 
 static void s_print_item(s_buf_t *b, const cJSON *o)

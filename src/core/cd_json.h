@@ -32,5 +32,7 @@ void cd_json_add_time(cJSON *o, const char *key, int64_t ms);
  * sprintf("%1.15g") and an sscanf round-trip check, which made printing the batch's rows most
  * of the cost of a command (see README, Benchmarks).  Returns malloc'd text (never NULL). */
 char *cd_json_print(const cJSON *o);
+/* A number as cd_json_print writes it (NUL-terminated); returns its length. */
+size_t cd_json_format_number(double d, char out[32]);
 
 #endif
