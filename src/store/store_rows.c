@@ -60,9 +60,15 @@ static void s_text(s_arr_t *a, const char *s)
 
 static void s_int(s_arr_t *a, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    s_raw(a, tmp, (size_t)n);
+    char tmp[24], *end = tmp + sizeof tmp, *q = end; /* digits by hand: no snprintf */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    s_raw(a, q, (size_t)(end - q));
 }
 
 static void s_num(s_arr_t *a, double d)
