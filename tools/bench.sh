@@ -73,7 +73,7 @@ trap cleanup EXIT
 s_free_port() {
     local p
     for _ in $(seq 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
         (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
             echo "$p"
             return

@@ -11,9 +11,14 @@
  *  Durable before visible: a snapshot is rendered only when the engine holds nothing
  *  uncommitted; otherwise the request waits for the commit.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -439,6 +444,25 @@ int http_open(server_t *self, const char *address, char *err, size_t errlen)
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = loops;
     info.pcontext = &s_lws_ctx;
+    /* With a foreign loop, lws makes the context even when it cannot bind the port (only
+     * its vhost fails), and libuv later aborts on the half-made listener: try the bind
+     * first, the way lws will do it, and say why it fails. */
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, info.iface ? host : "0.0.0.0", &sa.sin_addr) == 1) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, rc = -1;
+        if (fd >= 0) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+            if (rc != 0)
+                snprintf(err, errlen, "cannot serve HTTP on %s: %s", address, strerror(errno));
+            close(fd);
+        }
+        if (rc != 0) {
+            if (fd < 0)
+                snprintf(err, errlen, "cannot serve HTTP on %s: %s", address, strerror(errno));
+            return -1;
+        }
+    }
     h->ctx = s_lws_ctx = lws_create_context(&info);
     if (!h->ctx) {
         snprintf(err, errlen,
