@@ -121,6 +121,15 @@ s_sql() { # DATA_DIR SQL
 }
 
 cli() { "$bin/codispatch" --server "$control" --timeout 20000 "$@"; }
+# A bench mode's JSON; one that reports errors (exit 1) still gives its figures, with its
+# "errors" count, and the run goes on.  Nothing at all on stdout stops the run.
+bench() {
+    local out rc=0
+    out=$(cli bench "$@") || rc=$?
+    [ "$rc" = 0 ] || echo "bench: 'bench $*' exited $rc (see its errors field)" >&2
+    [ -n "$out" ] || { echo "bench: 'bench $*' gave no result" >&2; exit 1; }
+    echo "$out"
+}
 
 # ---------------------------------------------------------------- 1. the floor
 if s_step floor || s_step load; then
@@ -131,7 +140,7 @@ fi
 if s_step floor; then
 
 echo "bench: ZeroMQ round trip (StatusRequest, no database)" >&2
-rtt=$(cli bench rtt --count 5000)
+rtt=$(bench rtt --count 5000)
 
 s_sql "$tmp/main" "CREATE TABLE bench_floor (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES);
                    CREATE SEQUENCE bench_floor_seq;"
@@ -164,15 +173,15 @@ fi
 # ---------------------------------------------------------------- 2. the server under load
 if s_step load; then
 echo "bench: intake, 1 client" >&2
-in1=$(cli bench intake --clients 1 --calls "$INTAKE_1")
+in1=$(bench intake --clients 1 --calls "$INTAKE_1")
 echo "bench: intake, 16 clients" >&2
-in16=$(cli bench intake --clients 16 --calls "$INTAKE_16")
+in16=$(bench intake --clients 16 --calls "$INTAKE_16")
 echo "bench: intake, 64 clients" >&2
-in64=$(cli bench intake --clients 64 --calls "$INTAKE_64")
+in64=$(bench intake --clients 64 --calls "$INTAKE_64")
 echo "bench: lifecycle" >&2
-life=$(cli bench lifecycle --units 64 --calls "$LIFE_CALLS" --clients 16)
+life=$(bench lifecycle --units 64 --calls "$LIFE_CALLS" --clients 16)
 echo "bench: stream, $STREAM_SUBS subscribers at $STREAM_RATE changes/s" >&2
-stream=$(cli bench stream --subscribers "$STREAM_SUBS" --rate "$STREAM_RATE" \
+stream=$(bench stream --subscribers "$STREAM_SUBS" --rate "$STREAM_RATE" \
     --seconds "$STREAM_S")
 fi
 [ -n "$server" ] && s_stop
@@ -270,6 +279,7 @@ jq -r '
   "| stream \(.stream.subscribers) subscribers (\(.stream.ws_subscribers) WebSocket) at \(.stream.rate)/s: gaps, missed | \(.stream.gaps), \(.stream.missed) of \(.stream.expected) | 0 gaps | \(ok(.stream; .stream.gaps == 0 and .stream.missed == 0)) |",
   "| stream lag p50 / p99 (event time to receipt) | \(r(.stream.lag_p50_ms)) / \(r(.stream.lag_p99_ms)) ms | p99 ≤ 50 ms | \(ok(.stream; .stream.lag_p99_ms <= 50)) |",
   "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
+  "| errors (intake 1 / 16 / 64, lifecycle, stream) | \(.intake_1.errors) / \(.intake_16.errors) / \(.intake_64.errors), \(.lifecycle.errors), \(.stream.errors) | 0 | \(ok(.intake_1; ([.intake_1.errors, .intake_16.errors, .intake_64.errors, .lifecycle.errors, .stream.errors] | add) == 0)) |",
   "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
   "",
   "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql); load average at the end \(.machine.loadavg_at_end); \(.date)."
