@@ -291,14 +291,17 @@ static int s_add_units(const cli_t *cli, s_run_t *r, const char *tag)
     return rc;
 }
 
-/* Twice: a tablet that sent its next request from a callback may have consumed the edge of
- * ZMQ_FD for a reply that arrived meanwhile; the second pass reads it (and leaves the socket
- * so that the next arrival signals the fd again). */
-static void s_process_tablets(s_run_t *r, double now)
+/* Every tablet does its work; returns how long the loop may sleep (cdc_tablet_process says 0
+ * when a reply is already waiting behind a consumed ZMQ_FD edge). */
+static int s_process_tablets(s_run_t *r, double now, int most)
 {
-    for (int pass = 0; pass < 2; pass++)
-        for (long i = 0; i < r->nunits; i++)
-            cdc_tablet_process(r->units[i].tablet, (int64_t)now);
+    int wait = most;
+    for (long i = 0; i < r->nunits; i++) {
+        int w = cdc_tablet_process(r->units[i].tablet, (int64_t)now);
+        if (w >= 0 && w < wait)
+            wait = w;
+    }
+    return wait;
 }
 
 int bench_lifecycle(const cli_t *cli, int argc, char **argv)
@@ -361,7 +364,7 @@ int bench_lifecycle(const cli_t *cli, int argc, char **argv)
     /* Every tablet welcomed before the clock starts. */
     double t0 = bench_mono_ms();
     for (;;) {
-        s_process_tablets(&r, bench_mono_ms());
+        int wait = s_process_tablets(&r, bench_mono_ms(), 10);
         long welcomed = 0;
         for (long i = 0; i < nunits; i++)
             welcomed += cdc_tablet_welcomed(r.units[i].tablet);
@@ -373,21 +376,22 @@ int bench_lifecycle(const cli_t *cli, int argc, char **argv)
             rc = CLI_UNREACHABLE;
             goto done;
         }
-        zmq_poll(items + nclients, (int)nunits, 10);
+        zmq_poll(items + nclients, (int)nunits, wait);
     }
 
     double start = bench_mono_ms(), last_progress = start;
     for (long k = 0; k < nclients; k++)
         s_console_start(&r, &r.consoles[k], k, start);
+    int wait = 0;
     for (;;) {
         bool busy = false;
         for (long k = 0; k < nclients; k++)
             busy |= r.consoles[k].step >= 0;
         if (!busy)
             break;
-        zmq_poll(items, (int)(nclients + nunits), 5);
+        zmq_poll(items, (int)(nclients + nunits), wait);
         double now = bench_mono_ms();
-        s_process_tablets(&r, now);
+        wait = s_process_tablets(&r, now, 5);
         for (long k = 0; k < nclients; k++) {
             s_console_t *c = &r.consoles[k];
             if (items[k].revents & ZMQ_POLLIN) {
