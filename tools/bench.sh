@@ -4,8 +4,9 @@
 # embedded cluster in a temporary directory (the server's normal settings: fsync and
 # synchronous_commit on) and measures, in order:
 #   1. the floor: a ZeroMQ round trip (`bench rtt`) and pgbench with a one-row INSERT into a
-#      table shaped like `events` (1 and 16 clients, BENCH_PGBENCH_S seconds each);
-#   2. `bench intake` at 1, 16 and 64 clients; `bench lifecycle`; `bench stream` (1000
+#      table shaped like `events` (1 and 16 clients, BENCH_PGBENCH_S seconds each), each
+#      right before the intake figure it is compared with;
+#   2. `bench intake` at 1, 64 and 16 clients; `bench lifecycle`; `bench stream` (1000
 #      subscribers, 1000 changes/s);
 #   3. restart: a second cluster loaded with 100,000 open calls and 2,000 units (SQL bulk
 #      insert), the server restarted, time until /readyz answers 200, and its RSS;
@@ -163,21 +164,29 @@ s_pgbench() { # CLIENTS -> {"clients", "tps", "latency_ms"}
 echo "bench: warming the cluster up (pgbench, 16 clients, 3 s)" >&2
 pgbench -n -h "$tmp/main/pg" -U postgres -f "$tmp/floor.sql" -c 16 -j 2 -T 3 codispatch \
     >/dev/null 2>&1
-echo "bench: pgbench, 1 client, ${PGBENCH_S} s" >&2
-pg1=$(s_pgbench 1)
-echo "bench: pgbench, 16 clients, ${PGBENCH_S} s" >&2
-pg16=$(s_pgbench 16)
-s_sql "$tmp/main" "DROP TABLE bench_floor; DROP SEQUENCE bench_floor_seq;"
 fi
 
 # ---------------------------------------------------------------- 2. the server under load
+# Each floor figure is taken right before the intake figure it is compared with, so that a
+# machine whose disk or CPU gets busier in between skews the ratio as little as possible.
+if s_step floor; then
+    echo "bench: pgbench, 1 client, ${PGBENCH_S} s" >&2
+    pg1=$(s_pgbench 1)
+fi
 if s_step load; then
-echo "bench: intake, 1 client" >&2
-in1=$(bench intake --clients 1 --calls "$INTAKE_1")
-echo "bench: intake, 16 clients" >&2
-in16=$(bench intake --clients 16 --calls "$INTAKE_16")
+    echo "bench: intake, 1 client" >&2
+    in1=$(bench intake --clients 1 --calls "$INTAKE_1")
+fi
+if s_step floor; then
+    echo "bench: pgbench, 16 clients, ${PGBENCH_S} s" >&2
+    pg16=$(s_pgbench 16)
+    s_sql "$tmp/main" "DROP TABLE bench_floor; DROP SEQUENCE bench_floor_seq;"
+fi
+if s_step load; then
 echo "bench: intake, 64 clients" >&2
 in64=$(bench intake --clients 64 --calls "$INTAKE_64")
+echo "bench: intake, 16 clients" >&2
+in16=$(bench intake --clients 16 --calls "$INTAKE_16")
 echo "bench: lifecycle" >&2
 life=$(bench lifecycle --units 64 --calls "$LIFE_CALLS" --clients 16)
 echo "bench: stream, $STREAM_SUBS subscribers at $STREAM_RATE changes/s" >&2
