@@ -162,6 +162,17 @@ static const struct {
     {CD_RISK_MEDICAL, "medical"},
 };
 
+size_t cd_call_risk_names(unsigned risk, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof s_risks / sizeof s_risks[0]; i++)
+        if (risk & s_risks[i].bit)
+            used += (size_t)snprintf(out + used, used < cap ? cap - used : 0, "%s%s",
+                                     used ? "," : "", s_risks[i].name);
+    return used;
+}
+
 cJSON *cd_call_to_json(const cd_call_t *c)
 {
     cJSON *o = cJSON_CreateObject();

@@ -52,6 +52,7 @@ typedef struct cd_call {
     int64_t pending_since_ms;                  /* when it last entered the pending queue */
     bool pending_alerted;                      /* the pending-too-long alert fired for this wait */
     int64_t last_seq;                          /* seq of the last event that changed it */
+    int64_t deadline_ms; /* the engine's timer index: its earliest deadline as last computed */
     /* The engine's index of the call's assignments, oldest first (not serialised: the
      * assignments are records of their own).  Borrowed pointers. */
     struct cd_assignment **asg;
@@ -105,6 +106,8 @@ void cd_call_format_id(char out[CD_CALL_ID_MAX + 1], int64_t no);
 /* Serialise / parse the JSON form described above.  to_json returns a new object owned by the
  * caller; from_json returns a new call or NULL (with *err) when required keys are missing. */
 cJSON *cd_call_to_json(const cd_call_t *call);
+/* The risk flags as "weapon,violence" ("" for none), as in the JSON record's risk_flags. */
+size_t cd_call_risk_names(unsigned risk, char *out, size_t cap);
 cd_call_t *cd_call_from_json(const cJSON *obj, cd_error_t *err);
 
 #endif

@@ -57,6 +57,7 @@ static void s_free_state(cd_engine_t *self)
     self->open_calls = 0;
     self->n_plans = 0;
     self->n_alerts = 0;
+    self->dl_valid = false;
 }
 
 void cd_engine_reset(cd_engine_t *self)
@@ -79,6 +80,7 @@ void cd_engine_destroy(cd_engine_t **self_p)
         return;
     cd_engine_t *self = *self_p;
     s_free_state(self);
+    free(self->dl_heap);
     free(self->plans);
     free(self->alerts);
     cd_event_log_release(&self->events);
@@ -195,6 +197,7 @@ void cd_engine_restore_numbers(cd_engine_t *self, int64_t last_assignment_no, in
 
 int cd_engine_restore_call(cd_engine_t *self, cd_call_t *call)
 {
+    self->dl_valid = false; /* the cached earliest deadline is rebuilt on demand */
     if (cd__call(self, call->id)) {
         cd_call_destroy(&call);
         return CD_ECONFLICT;
@@ -209,6 +212,7 @@ int cd_engine_restore_call(cd_engine_t *self, cd_call_t *call)
 
 int cd_engine_restore_unit(cd_engine_t *self, cd_unit_t *unit)
 {
+    self->dl_valid = false; /* the cached earliest deadline is rebuilt on demand */
     if (cd__unit(self, unit->id)) {
         free(unit);
         return CD_ECONFLICT;
@@ -219,6 +223,7 @@ int cd_engine_restore_unit(cd_engine_t *self, cd_unit_t *unit)
 
 int cd_engine_restore_plan(cd_engine_t *self, const cd_plan_t *plan)
 {
+    self->dl_valid = false; /* the cached earliest deadline is rebuilt on demand */
     cd_event_t ev = {.kind = CD_EV_PLAN_SET, .payload = cd_plan_to_json(plan)};
     cd_error_t err;
     /* Reuse the apply path without touching the sequence. */
@@ -232,6 +237,7 @@ int cd_engine_restore_plan(cd_engine_t *self, const cd_plan_t *plan)
 
 int cd_engine_restore_assignment(cd_engine_t *self, cd_assignment_t *a)
 {
+    self->dl_valid = false; /* the cached earliest deadline is rebuilt on demand */
     cd_call_t *c = cd__call(self, a->call_id);
     if (!c || cd__asg(self, a->id)) {
         free(a); /* the call was not loaded (closed long ago): nothing refers to it */
@@ -250,6 +256,7 @@ int cd_engine_restore_assignment(cd_engine_t *self, cd_assignment_t *a)
 
 int cd_engine_restore_alert(cd_engine_t *self, const cd_alert_t *alert)
 {
+    self->dl_valid = false; /* the cached earliest deadline is rebuilt on demand */
     if (self->n_alerts == self->cap_alerts) {
         self->cap_alerts = self->cap_alerts ? self->cap_alerts * 2 : 16;
         self->alerts = cd_xrealloc(self->alerts, self->cap_alerts * sizeof *self->alerts);
@@ -306,6 +313,24 @@ size_t cd_engine_pending_queue(const cd_engine_t *self, size_t limit, const cd_c
         n = limit;
     memcpy(out, all, n * sizeof *out);
     free(all);
+    return n;
+}
+
+size_t cd_engine_pending_summary(const cd_engine_t *self, uint32_t by_priority[4],
+                                 int64_t *oldest_ms)
+{
+    size_t n = 0;
+    *oldest_ms = 0;
+    memset(by_priority, 0, 4 * sizeof *by_priority);
+    for (const cd_call_t *c = self->calls; c; c = c->hh.next) {
+        if (c->status != CD_CALL_PENDING)
+            continue;
+        n++;
+        if (c->priority >= 1 && c->priority <= 4)
+            by_priority[c->priority - 1]++;
+        if (!*oldest_ms || c->pending_since_ms < *oldest_ms)
+            *oldest_ms = c->pending_since_ms;
+    }
     return n;
 }
 
@@ -448,6 +473,7 @@ void cd_engine_take_events(cd_engine_t *self, cd_event_log_t *dst)
 
 size_t cd_engine_evict_closed(cd_engine_t *self, int64_t cutoff_ms)
 {
+    self->dl_valid = false; /* the cached earliest deadline is rebuilt on demand */
     size_t n = 0;
     cd_call_t *c, *tmp;
     HASH_ITER(hh, self->calls, c, tmp)

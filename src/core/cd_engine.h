@@ -193,8 +193,12 @@ bool cd_engine_unit_reachable(const cd_engine_t *self, const cd_unit_t *u, int64
 
 /* --- Timers: absolute deadlines held in the state, so they survive a restart. --- */
 
-/* The earliest deadline (epoch ms) of any timer, or INT64_MAX when none runs. */
-int64_t cd_engine_next_deadline(const cd_engine_t *self);
+/* The earliest deadline (epoch ms) of any timer, or INT64_MAX when none runs.  Cached and
+ * kept up to date as events are applied: a scan of the open calls only after the call that
+ * holds the earliest deadline changed, a plan changed, or state was restored. */
+int64_t cd_engine_next_deadline(cd_engine_t *self);
+/* The same by a full scan, without the cache (tests compare the two). */
+int64_t cd_engine_next_deadline_scan(const cd_engine_t *self);
 /* Fires every timer due at now_ms: ack timeouts (re-offer), pending-call and on-scene
  * alerts.  Records events like a command; ctx->request_id should be NULL.  Returns how many
  * timers fired. */
@@ -211,6 +215,10 @@ size_t cd_engine_list_calls(const cd_engine_t *self, bool open_only, size_t limi
 size_t cd_engine_open_calls(const cd_engine_t *self);
 /* Pending calls, by priority then age (the queue); returns how many were written. */
 size_t cd_engine_pending_queue(const cd_engine_t *self, size_t limit, const cd_call_t **out);
+/* Pending calls counted by priority (by_priority[0] is priority 1) and the earliest
+ * pending_since_ms (0 when none waits): the queue's headline figures without sorting it. */
+size_t cd_engine_pending_summary(const cd_engine_t *self, uint32_t by_priority[4],
+                                 int64_t *oldest_ms);
 
 const cd_unit_t *cd_engine_find_unit(const cd_engine_t *self, const char *unit_id);
 /* Also a removed unit (kept for history). */

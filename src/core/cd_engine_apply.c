@@ -404,8 +404,10 @@ int cd__apply(cd_engine_t *self, const cd_event_t *ev, cd_error_t *err)
     default:
         return cd_error_set(err, CD_EINVAL, "kind", "unknown event kind %d", (int)ev->kind);
     }
-    if (rc == CD_OK)
+    if (rc == CD_OK) {
         self->last_seq = ev->seq;
+        cd__deadline_note(self, ev);
+    }
     return rc;
 }
 

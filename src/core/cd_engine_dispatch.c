@@ -1,4 +1,4 @@
-/* Recommendation, dispatch, re-offers, alerts and timers. */
+/* Recommendation, dispatch, re-offers and alerts (the timers are in cd_engine_timers.c). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -469,91 +469,4 @@ void cd__clear_alerts(cd_engine_t *self, const cd_ctx_t *ctx, const char *call_i
         cd_copy(unit, sizeof unit, a->unit_id);
         cd__emit(self, ctx, CD_EV_ALERT_CLEARED, call_id, unit, p); /* removes alerts[i] */
     }
-}
-
-/* ------------------------------------------------------------------ timers */
-
-/* The plan whose clocks apply to a call, without resolving its flags (this runs for every
- * open call after every loop turn that changed state): the base plan, or the defaults. */
-static const cd_plan_t *s_clocks(const cd_engine_t *self, const cd_call_t *c, cd_plan_t *defaults)
-{
-    const cd_plan_t *base = cd__base_plan(self, c);
-    if (base)
-        return base;
-    cd_plan_init(defaults, "", CD_PLAN_BASE);
-    return defaults;
-}
-
-static int64_t s_pending_deadline(const cd_engine_t *self, const cd_call_t *c)
-{
-    cd_plan_t defaults;
-    const cd_plan_t *plan = s_clocks(self, c, &defaults);
-    return c->pending_since_ms + (int64_t)plan->pending_alert_s[c->priority - 1] * 1000;
-}
-
-static int64_t s_on_scene_deadline(const cd_engine_t *self, const cd_assignment_t *a)
-{
-    cd_plan_t defaults;
-    const cd_plan_t *plan = s_clocks(self, cd__call(self, a->call_id), &defaults);
-    return a->on_scene_ms + (int64_t)plan->on_scene_alert_s * 1000;
-}
-
-int64_t cd_engine_next_deadline(const cd_engine_t *self)
-{
-    int64_t next = INT64_MAX;
-    for (const cd_assignment_t *a = self->asgs; a; a = a->hh.next) {
-        if (a->status == CD_ASG_OFFERED && a->ack_deadline_ms < next)
-            next = a->ack_deadline_ms;
-        if (a->status == CD_ASG_ON_SCENE && !a->on_scene_alerted) {
-            int64_t d = s_on_scene_deadline(self, a);
-            if (d < next)
-                next = d;
-        }
-    }
-    for (const cd_call_t *c = self->calls; c; c = c->hh.next)
-        if (c->status == CD_CALL_PENDING && !c->pending_alerted) {
-            int64_t d = s_pending_deadline(self, c);
-            if (d < next)
-                next = d;
-        }
-    return next;
-}
-
-int cd_engine_tick(cd_engine_t *self, const cd_ctx_t *ctx)
-{
-    int fired = 0;
-    int64_t now = ctx->now_ms;
-    /* Assignments first: a timeout re-offers, which may end a call's pending wait. */
-    cd_assignment_t *a, *tmp;
-    HASH_ITER(hh, self->asgs, a, tmp)
-    {
-        if (a->status == CD_ASG_OFFERED && a->ack_deadline_ms <= now) {
-            cd__begin(self);
-            char call[CD_CALL_ID_MAX + 1], unit[CD_UNIT_ID_MAX + 1];
-            cd_copy(call, sizeof call, a->call_id);
-            cd_copy(unit, sizeof unit, a->unit_id);
-            cd__raise_alert(self, ctx, CD_ALERT_ACK_TIMEOUT, call, unit,
-                            "unit %s did not acknowledge call %s in time", unit, call);
-            cd__end_assignment(self, ctx, a, CD_EV_ASSIGN_TIMED_OUT, "no acknowledgement in time",
-                               CD_UNIT_AVAILABLE, true);
-            fired++;
-        } else if (a->status == CD_ASG_ON_SCENE && !a->on_scene_alerted &&
-                   s_on_scene_deadline(self, a) <= now) {
-            cd__begin(self);
-            cd__raise_alert(self, ctx, CD_ALERT_ON_SCENE_TOO_LONG, a->call_id, a->unit_id,
-                            "unit %s has been on scene at call %s for %lld min", a->unit_id,
-                            a->call_id, (long long)((now - a->on_scene_ms) / 60000));
-            fired++;
-        }
-    }
-    for (cd_call_t *c = self->calls; c; c = c->hh.next) {
-        if (c->status != CD_CALL_PENDING || c->pending_alerted || s_pending_deadline(self, c) > now)
-            continue;
-        cd__begin(self);
-        cd__raise_alert(self, ctx, CD_ALERT_PENDING_TOO_LONG, c->id, NULL,
-                        "priority %d call %s has waited %lld min for a unit", c->priority, c->id,
-                        (long long)((now - c->pending_since_ms) / 60000));
-        fired++;
-    }
-    return fired;
 }

@@ -30,6 +30,14 @@ struct cd_engine {
     size_t n_unit_types;
     struct cd_key *keys;     /* uthash by name (cd_engine_keys.c) */
     bool request_id_pending; /* the running command has not recorded an event yet */
+    /* Timers: a min-heap of (deadline, call id), kept as events are applied
+     * (cd__deadline_note), so finding the earliest deadline after a loop turn does not scan
+     * every open call.  An entry is current when its call's deadline_ms still equals it;
+     * stale ones are dropped when they reach the top.  A plan change, a restore or an
+     * eviction clears dl_valid and the next query rebuilds the heap from the calls. */
+    struct cd_deadline *dl_heap;
+    size_t dl_n, dl_cap;
+    bool dl_valid;
 };
 
 /* Records an event (next seq, the ctx's time and actor, the command's request id on its
@@ -37,6 +45,9 @@ struct cd_engine {
  * seq.  Every state change of a command goes through here. */
 int64_t cd__emit(cd_engine_t *self, const cd_ctx_t *ctx, cd_event_kind_t kind, const char *call_id,
                  const char *unit_id, cJSON *payload);
+
+/* After ev was applied: keeps the cached earliest deadline exact (see dl_valid). */
+void cd__deadline_note(cd_engine_t *self, const cd_event_t *ev);
 
 /* Applies an event to the state (live and replay). */
 int cd__apply(cd_engine_t *self, const cd_event_t *ev, cd_error_t *err);

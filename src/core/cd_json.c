@@ -1,5 +1,10 @@
 #include "cd_json.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cd_text.h"
 
 const char *cd_json_str(const cJSON *o, const char *key)
@@ -77,4 +82,163 @@ void cd_json_add_time(cJSON *o, const char *key, int64_t ms)
         cJSON_AddNumberToObject(o, key, (double)ms);
     else
         cJSON_AddNullToObject(o, key);
+}
+
+/* ------------------------------------------------------------------ printing */
+
+typedef struct s_buf {
+    char *p;
+    size_t len, cap;
+} s_buf_t;
+
+static void s_reserve(s_buf_t *b, size_t more)
+{
+    if (b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    b->p = cd_xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void s_put(s_buf_t *b, const char *s, size_t n)
+{
+    s_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void s_put_string(s_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    s_reserve(b, 2);
+    b->p[b->len++] = '"';
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        s_put(b, run, (size_t)(s - run));
+        char esc[6] = {'\\', 0};
+        size_t n = 2;
+        switch (ch) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[ch >> 4], esc[5] = hex[ch & 15];
+            n = 6;
+        }
+        s_put(b, esc, n);
+        run = s + 1;
+    }
+    s_put(b, run, (size_t)(s - run));
+    s_put(b, "\"", 1);
+}
+
+size_t cd_json_format_number(double d, char out[32])
+{
+    if (d != d || d - d != 0)
+        return (size_t)snprintf(out, 32, "null"); /* NaN and infinities, as cJSON prints them */
+    if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && !(d == 0 && signbit(d))) {
+        /* An integer of at most 15 digits, which "%1.15g" would print as just its digits:
+         * write them by hand (the common case: seqs, times, counters). */
+        int64_t v = (int64_t)d;
+        uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+        char tmp[24], *end = tmp + sizeof tmp, *q = end;
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            *--q = '-';
+        size_t n = (size_t)(end - q);
+        memcpy(out, q, n);
+        out[n] = '\0';
+        return n;
+    }
+    /* cJSON's way: 15 significant digits when they read back exactly, else 17. */
+    int n = snprintf(out, 32, "%1.15g", d);
+    if (strtod(out, NULL) != d)
+        n = snprintf(out, 32, "%1.17g", d);
+    return (size_t)n;
+}
+
+static void s_put_number(s_buf_t *b, double d)
+{
+    char tmp[32];
+    size_t n = cd_json_format_number(d, tmp);
+    s_put(b, tmp, n);
+}
+
+static void s_print_item(s_buf_t *b, const cJSON *o)
+{
+    switch (o->type & 0xFF) {
+    case cJSON_NULL:
+        s_put(b, "null", 4);
+        break;
+    case cJSON_False:
+        s_put(b, "false", 5);
+        break;
+    case cJSON_True:
+        s_put(b, "true", 4);
+        break;
+    case cJSON_Number:
+        s_put_number(b, o->valuedouble);
+        break;
+    case cJSON_Raw:
+        if (o->valuestring)
+            s_put(b, o->valuestring, strlen(o->valuestring));
+        break;
+    case cJSON_String:
+        s_put_string(b, o->valuestring ? o->valuestring : "");
+        break;
+    case cJSON_Array:
+    case cJSON_Object: {
+        bool obj = (o->type & 0xFF) == cJSON_Object;
+        s_put(b, obj ? "{" : "[", 1);
+        for (const cJSON *c = o->child; c; c = c->next) {
+            if (obj) {
+                s_put_string(b, c->string ? c->string : "");
+                s_put(b, ":", 1);
+            }
+            s_print_item(b, c);
+            if (c->next)
+                s_put(b, ",", 1);
+        }
+        s_put(b, obj ? "}" : "]", 1);
+        break;
+    }
+    default:
+        s_put(b, "null", 4);
+        break;
+    }
+}
+
+char *cd_json_print(const cJSON *o)
+{
+    s_buf_t b = {0};
+    s_reserve(&b, 256);
+    s_print_item(&b, o);
+    b.p[b.len] = '\0';
+    return b.p;
 }

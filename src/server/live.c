@@ -99,13 +99,16 @@ void live_on_flush(server_t *self, const cd_event_log_t *events)
     if (!l)
         return;
     int64_t now = server_now_ms();
+    /* JSON only for WebSocket clients: a client that connects later starts from a snapshot
+     * taken after this batch commits, so nothing rendered here would be sent to it. */
+    bool json = http_ws_clients(self) > 0;
     for (size_t i = 0; i < events->len; i++) {
         const cd_event_t *ev = &events->items[i];
         live_msg_t m = {.seq = ev->seq};
         if (wire_change_topic(ev, m.topic, sizeof m.topic) != 0)
             continue;
         m.pb = wire_pack_change(ev, self->engine, now, &m.pb_len);
-        m.json = wire_json_change(ev, self->engine, now);
+        m.json = json ? wire_json_change(ev, self->engine, now) : NULL;
         if (l->n == l->cap) {
             l->cap = l->cap ? l->cap * 2 : 64;
             l->pending = cd_xrealloc(l->pending, l->cap * sizeof *l->pending);

@@ -129,18 +129,12 @@ char *metrics_render(const server_t *self)
           "# HELP codispatch_open_calls Calls not closed or cancelled.\n"
           "# TYPE codispatch_open_calls gauge\ncodispatch_open_calls %zu\n",
           cd_engine_open_calls(self->engine));
-    size_t open = cd_engine_open_calls(self->engine);
-    const cd_call_t **q = cd_xcalloc(open ? open : 1, sizeof *q);
-    size_t nq = cd_engine_pending_queue(self->engine, open, q);
+    uint32_t pending[4];
     unsigned long by_prio[5] = {0};
     int64_t oldest = 0, now = server_now_ms();
-    for (size_t i = 0; i < nq; i++) {
-        if (q[i]->priority >= 1 && q[i]->priority <= 4)
-            by_prio[q[i]->priority]++;
-        if (!oldest || q[i]->pending_since_ms < oldest)
-            oldest = q[i]->pending_since_ms;
-    }
-    free(q);
+    cd_engine_pending_summary(self->engine, pending, &oldest);
+    for (int p = 1; p <= 4; p++)
+        by_prio[p] = pending[p - 1];
     s_add(&b, "# HELP codispatch_pending_calls Calls waiting for a unit, by priority.\n"
               "# TYPE codispatch_pending_calls gauge\n");
     for (int p = 1; p <= 4; p++)

@@ -22,11 +22,15 @@ struct pgc_job {
     int n, cap;
     char *script;       /* owned; set for SCRIPT jobs */
     PGresult **results; /* one slot per statement (one for a script) */
-    int cur;            /* statement whose results are being read */
+    int cur;            /* statement whose results are being read (< 0: its prepares') */
+    bool prepared;      /* run its statements as named prepared statements */
+    int n_prep;         /* statements prepared ahead of it in its pipeline sync group */
     bool cur_has_result;
     char *error; /* first error seen */
     uint64_t deadline;
 };
+
+#define PGC_MAX_PREPARED 32
 
 typedef struct pgc_queue {
     pgc_job_t *head, *tail;
@@ -48,6 +52,14 @@ struct pgc {
     pgc_queue_t flight; /* sent, results pending, in order */
     bool in_pipeline;
     uint64_t job_timeout_ms, backoff_min_ms, backoff_max_ms, backoff_ms;
+    /* Statements prepared on this connection (jobs marked with pgc_job_prepare): Parse and
+     * plan once per connection instead of once per batch. */
+    struct {
+        char *sql;
+        char name[16];
+    } prep[PGC_MAX_PREPARED];
+    int n_prep;
+    unsigned prep_serial; /* names are never reused, so a forgotten one cannot clash */
 };
 
 /* ------------------------------------------------------------------ state machine */
@@ -100,6 +112,11 @@ void pgc_job_add(pgc_job_t *job, const char *sql, int nparams, const char *const
     for (int i = 0; i < nparams; i++)
         copies[i] = cd_strdup(params[i]);
     pgc_job_add_owned(job, sql, nparams, copies);
+}
+
+void pgc_job_prepare(pgc_job_t *job)
+{
+    job->prepared = true;
 }
 
 void pgc_job_set_script(pgc_job_t *job, const char *sql)
@@ -241,6 +258,14 @@ static int s_watch(pgc_t *self, int events)
     return 0;
 }
 
+/* A new connection knows no prepared statements; nor does one after a prepare failed. */
+static void s_forget_prepared(pgc_t *self)
+{
+    for (int i = 0; i < self->n_prep; i++)
+        free(self->prep[i].sql);
+    self->n_prep = 0;
+}
+
 static void s_drop_conn(pgc_t *self)
 {
     s_unwatch(self);
@@ -249,6 +274,27 @@ static void s_drop_conn(pgc_t *self)
         self->conn = NULL;
     }
     self->in_pipeline = false;
+    s_forget_prepared(self);
+}
+
+/* The name sql is prepared under on this connection; when it is not yet, sends the Parse
+ * (counted in job->n_prep: its result comes first in the job's sync group).  NULL when the
+ * table is full: the statement then goes unnamed, as before. */
+static const char *s_prepared_name(pgc_t *self, pgc_job_t *job, const pgc_stmt_t *st)
+{
+    for (int i = 0; i < self->n_prep; i++)
+        if (strcmp(self->prep[i].sql, st->sql) == 0)
+            return self->prep[i].name;
+    if (self->n_prep == PGC_MAX_PREPARED)
+        return NULL;
+    int i = self->n_prep;
+    snprintf(self->prep[i].name, sizeof self->prep[i].name, "cd%u", ++self->prep_serial);
+    if (!PQsendPrepare(self->conn, self->prep[i].name, st->sql, st->nparams, NULL))
+        return NULL;
+    self->prep[i].sql = cd_strdup(st->sql);
+    self->n_prep++;
+    job->n_prep++;
+    return self->prep[i].name;
 }
 
 static void s_on_timer(uv_timer_t *timer);
@@ -380,10 +426,18 @@ static bool s_send_job(pgc_t *self, pgc_job_t *job)
         self->in_pipeline = true;
     }
     job->results = cd_xcalloc((size_t)(job->n ? job->n : 1), sizeof *job->results);
+    const char *names[job->n > 0 ? job->n : 1];
+    job->n_prep = 0;
+    for (int i = 0; i < job->n; i++) /* the Parses first, so that results keep their order */
+        names[i] = job->prepared ? s_prepared_name(self, job, &job->stmts[i]) : NULL;
+    job->cur = -job->n_prep;
     for (int i = 0; i < job->n; i++) {
         const pgc_stmt_t *st = &job->stmts[i];
-        if (!PQsendQueryParams(self->conn, st->sql, st->nparams, NULL,
-                               (const char *const *)st->params, NULL, NULL, 0))
+        int ok = names[i] ? PQsendQueryPrepared(self->conn, names[i], st->nparams,
+                                                (const char *const *)st->params, NULL, NULL, 0)
+                          : PQsendQueryParams(self->conn, st->sql, st->nparams, NULL,
+                                              (const char *const *)st->params, NULL, NULL, 0);
+        if (!ok)
             return false;
     }
     return PQpipelineSync(self->conn) == 1;
@@ -459,6 +513,8 @@ static void s_read_results(pgc_t *self)
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(r);
+            if (job->error && job->n_prep)
+                s_forget_prepared(self); /* its Parses may not have happened: redo them */
             s_complete_head(self);
             continue;
         }
@@ -466,7 +522,7 @@ static void s_read_results(pgc_t *self)
             s_job_note_error(job, PQresultErrorMessage(r));
         else if (st == PGRES_PIPELINE_ABORTED)
             s_job_note_error(job, "statement skipped after an earlier error");
-        if (job->cur < job->n) {
+        if (job->cur >= 0 && job->cur < job->n) {
             PQclear(job->results[job->cur]);
             job->results[job->cur] = r;
         } else {

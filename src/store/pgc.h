@@ -76,6 +76,11 @@ void pgc_job_add(pgc_job_t *job, const char *sql, int nparams, const char *const
  * large parameters such as a batch's JSON, to avoid a copy. */
 void pgc_job_add_owned(pgc_job_t *job, const char *sql, int nparams, char **params);
 
+/* Runs the job's statements as named prepared statements: each distinct sql is parsed and
+ * planned once per connection (at most 32; more go unnamed), which matters for the few
+ * statements every batch runs.  Results are as without it. */
+void pgc_job_prepare(pgc_job_t *job);
+
 /* Makes the job a SCRIPT: one string of several statements, run with the simple query
  * protocol outside pipeline mode.  sql is copied.  A script job has no other statements. */
 void pgc_job_set_script(pgc_job_t *job, const char *sql);

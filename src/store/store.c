@@ -296,11 +296,13 @@ void store_flush(store_t *self)
     if (self->cb.on_flush && b->events.len)
         self->cb.on_flush(self->arg, &b->events);
     pgc_job_t *job = pgc_job_new(s_on_batch_done, self);
+    pgc_job_prepare(job); /* the same few statements every batch: parse and plan them once */
     if (b->events.len) {
-        char *events = store_sql_events_json(&b->events);
-        char *calls = store_sql_calls_json(self->engine, &b->events);
-        pgc_job_add_owned(job, STORE_SQL_INSERT_EVENTS, 1, &events);
-        pgc_job_add_owned(job, STORE_SQL_UPSERT_CALLS, 1, &calls);
+        char *events[STORE_SQL_EVENT_PARAMS], *calls[STORE_SQL_CALL_PARAMS];
+        store_sql_events_params(&b->events, events);
+        store_sql_calls_params(self->engine, &b->events, calls);
+        pgc_job_add_owned(job, STORE_SQL_INSERT_EVENTS, STORE_SQL_EVENT_PARAMS, events);
+        pgc_job_add_owned(job, STORE_SQL_UPSERT_CALLS, STORE_SQL_CALL_PARAMS, calls);
         /* Units and calls before the assignments that refer to them. */
         store_sql_rows_t rows;
         store_sql_dispatch_rows(self->engine, &b->events, &rows);
@@ -319,8 +321,9 @@ void store_flush(store_t *self)
                 pgc_job_add_owned(job, steps[i].sql, 1, steps[i].json);
     }
     if (b->n_requests) {
-        char *reqs = store_sql_requests_json(b->requests, b->n_requests);
-        pgc_job_add_owned(job, STORE_SQL_INSERT_REQUESTS, 1, &reqs);
+        char *reqs[STORE_SQL_REQUEST_PARAMS];
+        store_sql_requests_params(b->requests, b->n_requests, reqs);
+        pgc_job_add_owned(job, STORE_SQL_INSERT_REQUESTS, STORE_SQL_REQUEST_PARAMS, reqs);
     }
     self->in_flight = true;
     if (pgc_submit(self->pg, job) != 0)

@@ -1,5 +1,7 @@
 #include "store_sql.h"
 
+#include "cd_json.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,12 +9,16 @@
 
 /* Every statement takes its rows as one jsonb array: one parameter per table per batch,
  * whatever the batch size, and cJSON does the escaping. */
+/* Events, calls and requests take one array parameter per column (store_rows.c); the
+ * other projections, written far less often, one jsonb array per table, and cJSON does the
+ * escaping. */
 const char *const STORE_SQL_INSERT_EVENTS =
     "INSERT INTO events (seq, at, actor, kind, call_id, unit_id, request_id, payload) "
     "SELECT e.seq, to_timestamp(e.at_ms / 1000.0), e.actor, e.kind, nullif(e.call_id, ''), "
-    "       nullif(e.unit_id, ''), nullif(e.request_id, ''), e.payload "
-    "FROM jsonb_to_recordset($1::jsonb) AS e(seq bigint, at_ms bigint, actor text, kind text, "
-    "     call_id text, unit_id text, request_id text, payload jsonb)";
+    "       nullif(e.unit_id, ''), nullif(e.request_id, ''), e.payload::jsonb "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "            $7::text[], $8::text[]) "
+    "     AS e(seq, at_ms, actor, kind, call_id, unit_id, request_id, payload)";
 
 const char *const STORE_SQL_UPSERT_CALLS =
     "INSERT INTO calls (call_id, call_no, type, priority, lat, lon, address, area, language, "
@@ -20,16 +26,20 @@ const char *const STORE_SQL_UPSERT_CALLS =
     "       closed_at, cancel_reason, last_seq, disposition, notes, pending_since_ms, "
     "       pending_alerted) "
     "SELECT c.call_id, c.call_no, c.type, c.priority, c.lat, c.lon, c.address, c.area, "
-    "       c.language, c.risk_flags, c.summary, c.caller_name, c.callback, c.status, "
-    "       to_timestamp(c.created_ms / 1000.0), to_timestamp(c.updated_ms / 1000.0), "
-    "       to_timestamp(c.closed_ms / 1000.0), c.cancel_reason, c.last_seq, c.disposition, "
-    "       c.notes, c.pending_since_ms, c.pending_alerted "
-    "FROM jsonb_to_recordset($1::jsonb) AS c(call_id text, call_no bigint, type text, "
-    "     priority smallint, lat float8, lon float8, address text, area text, language text, "
-    "     risk_flags text[], summary text, caller_name text, callback text, status text, "
-    "     created_ms bigint, updated_ms bigint, closed_ms bigint, cancel_reason text, "
-    "     last_seq bigint, disposition text, notes jsonb, pending_since_ms bigint, "
-    "     pending_alerted boolean) "
+    "       c.language, string_to_array(c.risk_flags, ','), c.summary, c.caller_name, "
+    "       c.callback, c.status, to_timestamp(c.created_ms / 1000.0), "
+    "       to_timestamp(c.updated_ms / 1000.0), to_timestamp(c.closed_ms / 1000.0), "
+    "       c.cancel_reason, c.last_seq, c.disposition, c.notes::jsonb, c.pending_since_ms, "
+    "       c.pending_alerted "
+    "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::float8[], "
+    "            $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+    "            $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], "
+    "            $17::bigint[], $18::text[], $19::bigint[], $20::text[], $21::text[], "
+    "            $22::bigint[], $23::boolean[]) "
+    "     AS c(call_id, call_no, type, priority, lat, lon, address, area, language, "
+    "          risk_flags, summary, caller_name, callback, status, created_ms, updated_ms, "
+    "          closed_ms, cancel_reason, last_seq, disposition, notes, pending_since_ms, "
+    "          pending_alerted) "
     "ON CONFLICT (call_id) DO UPDATE SET type = EXCLUDED.type, priority = EXCLUDED.priority, "
     "     lat = EXCLUDED.lat, lon = EXCLUDED.lon, address = EXCLUDED.address, "
     "     area = EXCLUDED.area, language = EXCLUDED.language, "
@@ -118,9 +128,9 @@ const char *const STORE_SQL_LOAD_KEYS =
 
 const char *const STORE_SQL_INSERT_REQUESTS =
     "INSERT INTO requests (request_id, kind, seq, at, reply) "
-    "SELECT r.request_id, r.kind, r.seq, to_timestamp(r.at_ms / 1000.0), decode(r.reply, 'hex') "
-    "FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, kind text, seq bigint, "
-    "     at_ms bigint, reply text)";
+    "SELECT r.request_id, r.kind, r.seq, to_timestamp(r.at_ms / 1000.0), r.reply "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[]) "
+    "     AS r(request_id, kind, seq, at_ms, reply)";
 
 const char *const STORE_SQL_LOAD_CALL_TYPES = "SELECT name FROM call_types ORDER BY name";
 
@@ -163,86 +173,11 @@ const char *const STORE_SQL_APPLIED_MIGRATIONS =
 
 static char *s_print(cJSON *arr)
 {
-    char *text = cJSON_PrintUnformatted(arr);
+    char *text = cd_json_print(arr); /* cJSON's printer spends most of its time on numbers */
     cJSON_Delete(arr);
     if (!text)
         abort(); /* out of memory */
     return text;
-}
-
-char *store_sql_events_json(const cd_event_log_t *events)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < events->len; i++) {
-        const cd_event_t *ev = &events->items[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "seq", (double)ev->seq);
-        cJSON_AddNumberToObject(o, "at_ms", (double)ev->at_ms);
-        cJSON_AddStringToObject(o, "actor", ev->actor);
-        cJSON_AddStringToObject(o, "kind", cd_event_kind_name(ev->kind));
-        cJSON_AddStringToObject(o, "call_id", ev->call_id);
-        cJSON_AddStringToObject(o, "unit_id", ev->unit_id);
-        cJSON_AddStringToObject(o, "request_id", ev->request_id);
-        /* Borrow the payload for printing, then detach it again. */
-        cJSON_AddItemReferenceToObject(o, "payload", ev->payload);
-        cJSON_AddItemToArray(arr, o);
-    }
-    return s_print(arr);
-}
-
-typedef struct s_seen {
-    const char *id;
-    UT_hash_handle hh;
-} s_seen_t;
-
-char *store_sql_calls_json(const cd_engine_t *engine, const cd_event_log_t *events)
-{
-    cJSON *arr = cJSON_CreateArray();
-    s_seen_t *seen = NULL, *entries = cd_xcalloc(events->len ? events->len : 1, sizeof *entries);
-    size_t used = 0;
-    for (size_t i = 0; i < events->len; i++) {
-        const char *id = events->items[i].call_id;
-        s_seen_t *hit = NULL;
-        if (!*id)
-            continue;
-        /* One row per call, holding its state at the end of the batch. */
-        HASH_FIND_STR(seen, id, hit);
-        if (hit)
-            continue;
-        s_seen_t *e = &entries[used++];
-        e->id = id;
-        HASH_ADD_KEYPTR(hh, seen, e->id, strlen(e->id), e);
-        const cd_call_t *c = cd_engine_find_call(engine, id);
-        if (c)
-            cJSON_AddItemToArray(arr, cd_call_to_json(c));
-    }
-    HASH_CLEAR(hh, seen);
-    free(entries);
-    return s_print(arr);
-}
-
-char *store_sql_requests_json(reqcache_entry_t *const *entries, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        const reqcache_entry_t *e = entries[i];
-        char *h = cd_xmalloc(e->len * 2 + 1);
-        for (size_t k = 0; k < e->len; k++) {
-            h[2 * k] = hex[e->reply[k] >> 4];
-            h[2 * k + 1] = hex[e->reply[k] & 15];
-        }
-        h[e->len * 2] = '\0';
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "request_id", e->id);
-        cJSON_AddStringToObject(o, "kind", e->kind);
-        cJSON_AddNumberToObject(o, "seq", (double)e->seq);
-        cJSON_AddNumberToObject(o, "at_ms", (double)e->at_ms);
-        cJSON_AddStringToObject(o, "reply", h);
-        free(h);
-        cJSON_AddItemToArray(arr, o);
-    }
-    return s_print(arr);
 }
 
 /* ------------------------------------------------------------------ from rows */
@@ -307,6 +242,11 @@ void store_sql_interval(char *out, size_t cap, int64_t ms)
 /* ------------------------------------------------------------------ dispatch projections */
 
 /* Adds key to the set (a uthash of borrowed strings); true when it was new. */
+typedef struct s_seen {
+    const char *id;
+    UT_hash_handle hh;
+} s_seen_t;
+
 static bool s_first_time(s_seen_t **set, s_seen_t *slot, const char *key)
 {
     s_seen_t *hit = NULL;

@@ -8,7 +8,8 @@
 #include "cd_engine.h"
 #include "reqcache.h"
 
-/* Batch statements; $1 is a JSON array of rows (see store_sql_*_json). */
+/* Batch statements.  Events, calls and requests take one array literal per column (see
+ * store_sql_*_params); the others a JSON array of rows as $1 (store_sql_dispatch_rows). */
 extern const char *const STORE_SQL_INSERT_EVENTS;
 extern const char *const STORE_SQL_UPSERT_CALLS;
 extern const char *const STORE_SQL_INSERT_REQUESTS;
@@ -38,10 +39,17 @@ extern const char *const STORE_SQL_PRUNE_REQUESTS; /* $1 retention (interval tex
 extern const char *const STORE_SQL_MIGRATIONS_TABLE;
 extern const char *const STORE_SQL_APPLIED_MIGRATIONS;
 
-/* JSON array text for STORE_SQL_INSERT_EVENTS (malloc'd). */
-char *store_sql_events_json(const cd_event_log_t *events);
-/* JSON array text of the current rows of every call the events touched (malloc'd). */
-char *store_sql_calls_json(const cd_engine_t *engine, const cd_event_log_t *events);
+/* store_rows.c: the parameters of STORE_SQL_INSERT_EVENTS, of STORE_SQL_UPSERT_CALLS (the
+ * current row of every call the events touched) and of STORE_SQL_INSERT_REQUESTS: one
+ * PostgreSQL array literal per column, each malloc'd. */
+#define STORE_SQL_EVENT_PARAMS   8
+#define STORE_SQL_CALL_PARAMS    23
+#define STORE_SQL_REQUEST_PARAMS 5
+void store_sql_events_params(const cd_event_log_t *events, char *out[STORE_SQL_EVENT_PARAMS]);
+void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *events,
+                            char *out[STORE_SQL_CALL_PARAMS]);
+void store_sql_requests_params(reqcache_entry_t *const *entries, size_t n,
+                               char *out[STORE_SQL_REQUEST_PARAMS]);
 /* The projections of units, plans and assignments the events touched, and the alerts they
  * raised and cleared: JSON array texts (malloc'd), or NULL when there is nothing to write. */
 typedef struct store_sql_rows {
@@ -49,9 +57,6 @@ typedef struct store_sql_rows {
 } store_sql_rows_t;
 void store_sql_dispatch_rows(const cd_engine_t *engine, const cd_event_log_t *events,
                              store_sql_rows_t *out);
-
-/* JSON array text of idempotency records (malloc'd). */
-char *store_sql_requests_json(reqcache_entry_t *const *entries, size_t n);
 
 /* A call from a row selected with the store's call column list; NULL if malformed. */
 cd_call_t *store_sql_call_from_row(const PGresult *res, int row);

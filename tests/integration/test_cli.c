@@ -267,6 +267,79 @@ START_TEST(roster_plan_recommend_dispatch_close)
 }
 END_TEST
 
+/* `codispatch bench` against the harness server: small runs, so the tools cannot rot.  Only
+ * what they report is checked (fields present, nothing lost, no errors), never how fast. */
+static cJSON *s_bench(const char *args, int want_rc)
+{
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s --server %s --timeout 20000 bench %s 2>/dev/null",
+             harness_bin("codispatch"), harness_control(h), args);
+    int rc = harness_sh(cmd, &out);
+    ck_assert_msg(rc == want_rc, "bench %s: exit %d, wanted %d; stdout: %s", args, rc, want_rc,
+                  out ? out : "");
+    cJSON *o = out ? cJSON_Parse(out) : NULL;
+    if (want_rc == 0)
+        ck_assert_msg(o != NULL, "bench %s: stdout is not one JSON object: %s", args,
+                      out ? out : "");
+    free(out);
+    return o;
+}
+
+static double s_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(cJSON_IsNumber(v), "no number '%s' in the bench result", key);
+    return v->valuedouble;
+}
+
+START_TEST(bench_tools_report_what_they_measured)
+{
+    cJSON *o = s_bench("intake --clients 2 --calls 20", 0);
+    ck_assert_int_eq((int)s_num(o, "clients"), 2);
+    ck_assert_int_eq((int)s_num(o, "calls"), 20);
+    ck_assert_int_eq((int)s_num(o, "errors"), 0);
+    ck_assert(s_num(o, "seconds") > 0 && s_num(o, "throughput_per_s") > 0);
+    ck_assert(s_num(o, "p50_ms") > 0);
+    ck_assert(s_num(o, "p99_ms") >= s_num(o, "p50_ms"));
+    ck_assert(s_num(o, "p999_ms") >= s_num(o, "p99_ms"));
+    cJSON_Delete(o);
+
+    o = s_bench("rtt --count 10", 0);
+    ck_assert_int_eq((int)s_num(o, "calls"), 10);
+    ck_assert_int_eq((int)s_num(o, "errors"), 0);
+    cJSON_Delete(o);
+
+    o = s_bench("lifecycle --units 2 --calls 4 --clients 2", 0);
+    ck_assert_int_eq((int)s_num(o, "calls"), 4);
+    ck_assert_int_eq((int)s_num(o, "errors"), 0);
+    ck_assert(s_num(o, "calls_per_s") > 0);
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(o, "steps");
+    static const char *const names[] = {"create",   "dispatch", "push",  "ack",
+                                        "en_route", "on_scene", "clear", "close"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(steps, names[i]);
+        ck_assert_msg(st != NULL, "lifecycle step %s missing", names[i]);
+        ck_assert_msg(s_num(st, "p50_ms") > 0, "lifecycle step %s was not timed", names[i]);
+    }
+    cJSON_Delete(o);
+
+    o = s_bench("stream --subscribers 3 --ws 1 --rate 20 --seconds 1", 0);
+    ck_assert_int_eq((int)s_num(o, "ws_subscribers"), 1);
+    ck_assert_int_eq((int)s_num(o, "errors"), 0);
+    ck_assert_int_eq((int)s_num(o, "gaps"), 0);
+    ck_assert_int_eq((int)s_num(o, "missed"), 0);
+    ck_assert(s_num(o, "changes") > 0);
+    ck_assert_int_eq((int)s_num(o, "delivered"), (int)s_num(o, "changes") * 3);
+    ck_assert(s_num(o, "lag_p99_ms") >= s_num(o, "lag_p50_ms"));
+    cJSON_Delete(o);
+
+    /* Usage errors exit 2 before any load. */
+    cJSON_Delete(s_bench("intake --clients 0", 2));
+    cJSON_Delete(s_bench("lifecycle --units 2 --clients 3", 2));
+    cJSON_Delete(s_bench("warp-speed", 2));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -279,6 +352,7 @@ int main(void)
     tcase_add_test(tc, request_id_makes_retries_safe);
     tcase_add_test(tc, unreachable_server_exits_3);
     tcase_add_test(tc, roster_plan_recommend_dispatch_close);
+    tcase_add_test(tc, bench_tools_report_what_they_measured); /* last: it adds units */
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }

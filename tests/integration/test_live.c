@@ -226,6 +226,22 @@ START_TEST(http_health_metrics_snapshot_and_dashboard)
 }
 END_TEST
 
+/* A second server told to serve HTTP on a port that is taken (ours) says so and exits 1
+ * instead of crashing (libwebsockets would make a half-made listener that libuv aborts on). */
+START_TEST(busy_http_port_is_a_clear_error)
+{
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "timeout 30 %s --db '%s' --data-dir '%s/busy' --control 'tcp://127.0.0.1:*' "
+             "--units 'tcp://127.0.0.1:*' --stream 'tcp://127.0.0.1:*' --http %s 2>&1",
+             harness_bin("codispatchd"), harness_conninfo(h), harness_dir(h), harness_http(h));
+    int rc = harness_sh(cmd, &out);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out ? out : "");
+    ck_assert_msg(out && strstr(out, "cannot serve HTTP"), "no sentence: %s", out ? out : "");
+    free(out);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("live");
@@ -236,6 +252,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, stats_topic_carries_headline_figures);
     tcase_add_test(tc, tail_prints_the_snapshot_then_changes);
     tcase_add_test(tc, http_health_metrics_snapshot_and_dashboard);
+    tcase_add_test(tc, busy_http_port_is_a_clear_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -106,6 +106,48 @@ START_TEST(kill_9_loses_nothing_acknowledged)
 }
 END_TEST
 
+/* The batch writes rows as PostgreSQL array literals: text that needs quoting there (quotes,
+ * backslashes, braces, commas, the word NULL), risk flags, notes and non-ASCII must come back
+ * from the database exactly as sent. */
+START_TEST(awkward_text_survives_a_restart)
+{
+    static const char summary[] =
+        "He said \"stop\" \\ back\\slash {a,b} NULL , \xc3\xb1 \xe6\x97\xa5";
+    static const char address[] = "1 \"Main\" St, {x}";
+    static const char caller[] = "O'Brien \"Bo\"";
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall cc = CODISPATCH__V1__CREATE_CALL__INIT;
+    cc.type = "mental_health";
+    cc.has_priority = cc.has_lat = cc.has_lon = cc.has_weapon = cc.has_medical = true;
+    cc.priority = 3;
+    cc.lat = 34.0512345678;
+    cc.lon = -118.25;
+    cc.weapon = cc.medical = true;
+    cc.summary = (char *)summary;
+    cc.address = (char *)address;
+    cc.caller_name = (char *)caller;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+    env.create_call = &cc;
+    Codispatch__V1__Envelope *r = harness_send(h, &env);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    char id[32];
+    snprintf(id, sizeof id, "%s", r->call->call_id);
+    cdc_envelope_free(r);
+
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert_int_eq(harness_start_server(h), 0);
+    r = harness_get_call(h, id);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    ck_assert_str_eq(r->call->summary, summary);
+    ck_assert_str_eq(r->call->address, address);
+    ck_assert_str_eq(r->call->caller_name, caller);
+    ck_assert(r->call->weapon && r->call->medical && !r->call->violence);
+    ck_assert(r->call->lat == 34.0512345678);
+    cdc_envelope_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("restart");
@@ -115,6 +157,7 @@ int main(void)
     tcase_add_test(tc, clean_restart_keeps_calls_and_sequence);
     tcase_add_test(tc, retry_after_restart_returns_the_original_reply);
     tcase_add_test(tc, kill_9_loses_nothing_acknowledged);
+    tcase_add_test(tc, awkward_text_survives_a_restart);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -503,6 +503,9 @@ START_TEST(random_commands_keep_invariants)
             s_take_events(rc, rid);
         }
         s_check_invariants();
+        CHECK(cd_engine_next_deadline(E) == cd_engine_next_deadline_scan(E),
+              "step %d: cached earliest deadline %lld, a full scan finds %lld", step,
+              (long long)cd_engine_next_deadline(E), (long long)cd_engine_next_deadline_scan(E));
         if (step % REPLAY_EVERY == 0)
             s_compare_replay();
     }

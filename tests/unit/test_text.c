@@ -3,7 +3,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cd_json.h"
 #include "cd_text.h"
+
+START_TEST(json_print_matches_cjson)
+{
+    /* cd_json_print must give exactly cJSON's text (the store and the stream rely on it). */
+    static const double nums[] = {0,    1,        -1,      42,          1700000000123.0,
+                                  -2e9, 34.0512,  -118.25, 0.1,         1.0 / 3.0,
+                                  1e-7, 123.5e10, 9e15,    -0.000123456};
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "nums");
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(nums[i]));
+    cJSON_AddStringToObject(o, "plain", "caller on bridge");
+    cJSON_AddStringToObject(o, "escapes",
+                            "quote \" back \\ nl \n tab \t cr \r \x01 \x1f bs \b ff \f");
+    cJSON_AddStringToObject(o, "utf8", "se\xc3\xb1or \xe6\x97\xa5\xe6\x9c\xac");
+    cJSON_AddStringToObject(o, "", "empty key");
+    cJSON_AddTrueToObject(o, "t");
+    cJSON_AddFalseToObject(o, "f");
+    cJSON_AddNullToObject(o, "n");
+    cJSON_AddRawToObject(o, "raw", "[1,2]");
+    cJSON_AddArrayToObject(o, "empty_array");
+    cJSON *nested = cJSON_AddObjectToObject(o, "nested");
+    cJSON_AddObjectToObject(nested, "empty");
+    cJSON_AddNumberToObject(nested, "k", 7);
+    char *want = cJSON_PrintUnformatted(o), *got = cd_json_print(o);
+    ck_assert_str_eq(got, want);
+    free(want);
+    free(got);
+    cJSON_Delete(o);
+}
+END_TEST
 
 START_TEST(clean_text)
 {
@@ -91,6 +123,7 @@ int main(void)
     Suite *s = suite_create("text");
     TCase *tc = tcase_create("validation");
     tcase_add_test(tc, clean_text);
+    tcase_add_test(tc, json_print_matches_cjson);
     tcase_add_test(tc, tokens_and_idents);
     tcase_add_test(tc, language_tags);
     tcase_add_test(tc, phones);

@@ -164,4 +164,7 @@ int cmd_demographics(const cli_t *cli, int argc, char **argv);
 /* sim.c: sim generate | offline | run (see cli_sim.h). */
 int cmd_sim(const cli_t *cli, int argc, char **argv);
 
+/* bench.c: bench intake | lifecycle | stream (see bench.h). */
+int cmd_bench(const cli_t *cli, int argc, char **argv);
+
 #endif

@@ -104,6 +104,15 @@ static const char *const HELP =
     "                                           R: admin, dispatcher, unit, viewer\n"
     "  keys revoke NAME                         refuse that key from now on\n"
     "  keys list                                every key, revoked ones too\n"
+    "  bench intake --clients C --calls N      CreateCall load, closed loop, C clients\n"
+    "  bench lifecycle --units U --calls N --clients C\n"
+    "                                           create, dispatch, tablet ack, en route, on\n"
+    "                                           scene, clear, close; per-step latency\n"
+    "  bench stream --subscribers S --rate R --seconds T [--ws N]\n"
+    "                                           S stream subscribers (N of them WebSocket)\n"
+    "                                           while R changes/s are made; lag and gaps\n"
+    "  bench rtt [--count N]                    StatusRequest round trips (no database)\n"
+    "                                           (results: JSON on stdout; progress: stderr)\n"
     "\n"
     "Exit status: 0 done, 1 refused by the server (reason on stderr), 2 usage error,\n"
     "3 the server could not be reached.\n";
@@ -200,6 +209,8 @@ int main(int argc, char **argv)
         rc = cmd_demographics(&cli, nrest - 1, rest + 1);
     else if (strcmp(rest[0], "sim") == 0)
         rc = cmd_sim(&cli, nrest - 1, rest + 1);
+    else if (strcmp(rest[0], "bench") == 0)
+        rc = cmd_bench(&cli, nrest - 1, rest + 1);
     else
         rc = cli_usage_error("codispatch --help", "unknown command '%s'", rest[0]);
     free(rest);

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# ./tools/bench.sh — the benchmarks of issue 7, measured against PostgreSQL's own floor on the
+# same machine in the same run.  Builds Release into build-release/, starts the server on an
+# embedded cluster in a temporary directory (the server's normal settings: fsync and
+# synchronous_commit on) and measures, in order:
+#   1. the floor: a ZeroMQ round trip (`bench rtt`) and pgbench with a one-row INSERT into a
+#      table shaped like `events` (1 and 16 clients, BENCH_PGBENCH_S seconds each), each
+#      right before the intake figure it is compared with;
+#   2. `bench intake` at 1, 64 and 16 clients; `bench lifecycle`; `bench stream` (1000
+#      subscribers, 1000 changes/s);
+#   3. restart: a second cluster loaded with 100,000 open calls and 2,000 units (SQL bulk
+#      insert), the server restarted, time until /readyz answers 200, and its RSS;
+#   4. `sim offline` over a generated Los Angeles-scale day (3,000 calls, 200 units).
+# Prints a Markdown table (paste it into README's Benchmarks section) and writes every figure
+# to build/bench.json.  Speed is never a test: this script fails only when a step fails.
+#
+# Knobs (environment): BENCH_PGBENCH_S (10), BENCH_INTAKE_CALLS_1 (5000), _16 (40000),
+# _64 (80000), BENCH_LIFECYCLE_CALLS (2000), BENCH_STREAM_SUBS (1000), BENCH_STREAM_RATE
+# (1000), BENCH_STREAM_S (10), BENCH_RESTART_CALLS (100000), BENCH_RESTART_UNITS (2000),
+# BENCH_SKIP_BUILD=1, BENCH_STEPS ("floor load restart sim": which parts to run; the figures
+# of the others are null).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+. tools/deps.sh
+codispatch_install_deps jq curl postgresql-client
+
+PGBENCH_S=${BENCH_PGBENCH_S:-10}
+INTAKE_1=${BENCH_INTAKE_CALLS_1:-5000}
+INTAKE_16=${BENCH_INTAKE_CALLS_16:-40000}
+INTAKE_64=${BENCH_INTAKE_CALLS_64:-80000}
+LIFE_CALLS=${BENCH_LIFECYCLE_CALLS:-2000}
+STREAM_SUBS=${BENCH_STREAM_SUBS:-1000}
+STREAM_RATE=${BENCH_STREAM_RATE:-1000}
+STREAM_S=${BENCH_STREAM_S:-10}
+RESTART_CALLS=${BENCH_RESTART_CALLS:-100000}
+RESTART_UNITS=${BENCH_RESTART_UNITS:-2000}
+STEPS=" ${BENCH_STEPS:-floor load restart sim} "
+s_step() { [[ "$STEPS" == *" $1 "* ]]; }
+rtt=null pg1=null pg16=null in1=null in16=null in64=null life=null stream=null restart=null
+sim=null sim_wall=null
+
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    echo "bench: building Release into build-release/" >&2
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCODISPATCH_SANITIZE=OFF \
+        -DCODISPATCH_TESTS=OFF >/dev/null
+    cmake --build build-release -j "$(nproc)" >/dev/null
+fi
+bin="$root/build-release/bin"
+mkdir -p build
+: >build/bench-main.log
+: >build/bench-restart.log
+
+# 1000 subscribers are 1000 sockets in the bench tool and as many connections in the server.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((STREAM_SUBS + 256)) ]; then
+    echo "bench: the open-file limit ($(ulimit -n)) is too low for $STREAM_SUBS subscribers;" \
+        "raise the hard limit (ulimit -Hn) or set BENCH_STREAM_SUBS" >&2
+    exit 1
+fi
+
+tmp=$(mktemp -d /tmp/codispatch-bench.XXXXXX)
+chmod 755 "$tmp" # the embedded cluster runs as postgres when we are root
+server=""
+cleanup() {
+    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+s_free_port() {
+    local p
+    for _ in $(seq 200); do
+        p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
+        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
+            echo "$p"
+            return
+        }
+    done
+    echo "bench: no free port" >&2
+    exit 1
+}
+
+# Starts codispatchd on DATA_DIR with fresh ports; sets server, control, http.
+s_start() {
+    local dir=$1 log=$2
+    control="tcp://127.0.0.1:$(s_free_port)"
+    http="127.0.0.1:$(s_free_port)"
+    "$bin/codispatchd" --data-dir "$dir" --control "$control" \
+        --units "tcp://127.0.0.1:$(s_free_port)" --stream "tcp://127.0.0.1:$(s_free_port)" \
+        --http "$http" >>"$log" 2>&1 &
+    server=$!
+}
+
+# Waits (bounded) until /readyz says 200; prints the seconds it took since $1 (date +%s.%N).
+s_wait_ready() {
+    local t0=$1
+    for _ in $(seq 6000); do
+        if curl -sf -o /dev/null "http://$http/readyz"; then
+            awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
+            return 0
+        fi
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.02
+    done
+    echo "bench: the server did not become ready; see build/bench-main.log and" \
+        "build/bench-restart.log" >&2
+    exit 1
+}
+
+s_stop() {
+    kill -TERM "$server"
+    wait "$server" || true
+    server=""
+}
+
+s_sql() { # DATA_DIR SQL
+    psql -X -q -v ON_ERROR_STOP=1 -h "$1/pg" -U postgres -d codispatch -Atc "$2"
+}
+
+cli() { "$bin/codispatch" --server "$control" --timeout 20000 "$@"; }
+# A bench mode's JSON; one that reports errors (exit 1) still gives its figures, with its
+# "errors" count, and the run goes on.  Nothing at all on stdout stops the run.
+bench() {
+    local out rc=0
+    out=$(cli bench "$@") || rc=$?
+    [ "$rc" = 0 ] || echo "bench: 'bench $*' exited $rc (see its errors field)" >&2
+    [ -n "$out" ] || { echo "bench: 'bench $*' gave no result" >&2; exit 1; }
+    echo "$out"
+}
+
+# ---------------------------------------------------------------- 1. the floor
+if s_step floor || s_step load; then
+echo "bench: starting the server on an embedded cluster in $tmp" >&2
+s_start "$tmp/main" build/bench-main.log
+s_wait_ready "$(date +%s.%N)" >/dev/null
+fi
+if s_step floor; then
+
+echo "bench: ZeroMQ round trip (StatusRequest, no database)" >&2
+rtt=$(bench rtt --count 5000)
+
+s_sql "$tmp/main" "CREATE TABLE bench_floor (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES);
+                   CREATE SEQUENCE bench_floor_seq;"
+cat >"$tmp/floor.sql" <<'EOF'
+INSERT INTO bench_floor (seq, at, actor, kind, call_id, request_id, payload)
+VALUES (nextval('bench_floor_seq'), now(), 'console', 'call.created',
+        'F-' || currval('bench_floor_seq'), md5(random()::text),
+        '{"type": "mental_health", "priority": 3, "lat": 34.05, "lon": -118.25, "area": "SPA 4"}');
+EOF
+s_pgbench() { # CLIENTS -> {"clients", "tps", "latency_ms"}
+    local out
+    out=$(pgbench -n -M prepared -h "$tmp/main/pg" -U postgres -f "$tmp/floor.sql" -c "$1" \
+        -j "$(($1 < 2 ? 1 : 2))" -T "$PGBENCH_S" codispatch 2>&1)
+    jq -n --argjson c "$1" \
+        --argjson tps "$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')" \
+        --argjson lat "$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')" \
+        '{clients: $c, tps: $tps, latency_ms: $lat}'
+}
+# A fresh cluster's first WAL segments are being created and synced: warm it up first.
+echo "bench: warming the cluster up (pgbench, 16 clients, 3 s)" >&2
+pgbench -n -h "$tmp/main/pg" -U postgres -f "$tmp/floor.sql" -c 16 -j 2 -T 3 codispatch \
+    >/dev/null 2>&1
+fi
+
+# ---------------------------------------------------------------- 2. the server under load
+# Each floor figure is taken right before the intake figure it is compared with, so that a
+# machine whose disk or CPU gets busier in between skews the ratio as little as possible.
+if s_step floor; then
+    echo "bench: pgbench, 1 client, ${PGBENCH_S} s" >&2
+    pg1=$(s_pgbench 1)
+fi
+if s_step load; then
+    echo "bench: intake, 1 client" >&2
+    in1=$(bench intake --clients 1 --calls "$INTAKE_1")
+fi
+if s_step floor; then
+    echo "bench: pgbench, 16 clients, ${PGBENCH_S} s" >&2
+    pg16=$(s_pgbench 16)
+    s_sql "$tmp/main" "DROP TABLE bench_floor; DROP SEQUENCE bench_floor_seq;"
+fi
+if s_step load; then
+echo "bench: intake, 64 clients" >&2
+in64=$(bench intake --clients 64 --calls "$INTAKE_64")
+echo "bench: intake, 16 clients" >&2
+in16=$(bench intake --clients 16 --calls "$INTAKE_16")
+echo "bench: lifecycle" >&2
+life=$(bench lifecycle --units 64 --calls "$LIFE_CALLS" --clients 16)
+echo "bench: stream, $STREAM_SUBS subscribers at $STREAM_RATE changes/s" >&2
+stream=$(bench stream --subscribers "$STREAM_SUBS" --rate "$STREAM_RATE" \
+    --seconds "$STREAM_S")
+fi
+[ -n "$server" ] && s_stop
+
+# ---------------------------------------------------------------- 3. restart
+if s_step restart; then
+echo "bench: restart with $RESTART_CALLS open calls and $RESTART_UNITS units" >&2
+s_start "$tmp/restart" build/bench-restart.log
+s_wait_ready "$(date +%s.%N)" >/dev/null
+# One real call and one real unit, made by the server, are the templates for the rest.
+cli unit add --id BENCH-TEMPLATE --type mh_team --languages es,en --area "SPA 4" \
+    --lat 34.05 --lon -118.25 --status available >/dev/null
+template=$(cli call create --type mental_health --priority 4 --lat 34.05 --lon -118.25 \
+    --area "SPA 4" --language es --summary "bench restart template")
+s_sql "$tmp/restart" "
+  INSERT INTO calls
+  SELECT (jsonb_populate_record(t, jsonb_build_object(
+            'call_id', 'C-' || lpad((m.mx + g)::text, greatest(6, length((m.mx + g)::text)), '0'),
+            'call_no', m.mx + g))).*
+  FROM calls t, (SELECT max(call_no) AS mx FROM calls) m, generate_series(1, $RESTART_CALLS - 1) g
+  WHERE t.call_id = '$template';
+  INSERT INTO units
+  SELECT (jsonb_populate_record(u, jsonb_build_object(
+            'unit_id', 'R-' || g,
+            'doc', jsonb_set(u.doc, '{unit_id}', to_jsonb('R-' || g))))).*
+  FROM units u, generate_series(1, $RESTART_UNITS - 1) g
+  WHERE u.unit_id = 'BENCH-TEMPLATE';"
+open_calls=$(s_sql "$tmp/restart" "SELECT count(*) FROM calls WHERE status NOT IN ('closed', 'cancelled')")
+units=$(s_sql "$tmp/restart" "SELECT count(*) FROM units")
+s_stop
+t0=$(date +%s.%N)
+s_start "$tmp/restart" build/bench-restart.log
+ready_s=$(s_wait_ready "$t0")
+rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
+loaded=$(cli --json status | jq '.open_calls')
+s_stop
+restart=$(jq -n --argjson calls "$open_calls" --argjson units "$units" \
+    --argjson ready "$ready_s" --argjson rss "$rss_kb" --argjson loaded "$loaded" \
+    '{open_calls: $calls, units: $units, loaded_open_calls: $loaded, ready_s: $ready,
+      rss_mb: ($rss / 1024)}')
+fi
+
+# ---------------------------------------------------------------- 4. offline simulation
+if s_step sim; then
+echo "bench: sim offline over a generated day (3000 calls, 200 units)" >&2
+"$bin/codispatch" sim generate --calls 3000 --hours 24 --seed 1 --out "$tmp/calls.csv" \
+    --roster-out "$tmp/roster.csv" --units 200 >/dev/null
+t0=$(date +%s.%N)
+sim=$("$bin/codispatch" --json sim offline --roster "$tmp/roster.csv" --calls "$tmp/calls.csv")
+sim_wall=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }')
+fi
+
+# ---------------------------------------------------------------- results
+machine=$(jq -n --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+    --argjson cores "$(nproc)" \
+    --argjson mem "$(awk '/^MemTotal/ {print int($2 / 1024)}' /proc/meminfo)" \
+    --arg kernel "$(uname -r)" --arg pg "$(pgbench --version | sed -n 's/^pgbench (PostgreSQL) \([0-9.]*\).*/\1/p')" \
+    --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    '{cpu: $cpu, cores: $cores, mem_mb: $mem, kernel: $kernel, postgresql: $pg,
+      loadavg_at_end: $load}')
+jq -n --argjson rtt "$rtt" --argjson pg1 "$pg1" --argjson pg16 "$pg16" \
+    --argjson in1 "$in1" --argjson in16 "$in16" --argjson in64 "$in64" \
+    --argjson life "$life" --argjson stream "$stream" --argjson restart "$restart" \
+    --argjson sim "$sim" --argjson sim_wall "$sim_wall" --argjson machine "$machine" \
+    --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+    {date: $date, machine: $machine,
+     zmq_rtt: $rtt, pgbench_1: $pg1, pgbench_16: $pg16,
+     intake_1: $in1, intake_16: $in16, intake_64: $in64,
+     lifecycle: $life, stream: $stream, restart: $restart,
+     sim_offline: (if $sim then $sim + {measured_wall_s: $sim_wall} else null end),
+     floor_ms: (if $pg1 and $rtt then $pg1.latency_ms + $rtt.p50_ms else null end),
+     intake64_vs_pgbench16:
+       (if $in64 and $pg16 then $in64.throughput_per_s / $pg16.tps else null end),
+     intake1_p50_vs_floor: (if $in1 and $pg1 and $rtt
+                            then $in1.p50_ms / ($pg1.latency_ms + $rtt.p50_ms) else null end)}' \
+    >build/bench.json
+
+# The table (Markdown), from bench.json alone, so it can be made again from a saved file.
+jq -r '
+  def r(x): if x == null then "–" else (x * 100 | round) / 100 end;
+  def ok(x; c): if x == null then "" elif c then "yes" else "**no**" end;
+  "| Measure | Result | Target | Met |",
+  "|---|---|---|---|",
+  "| ZeroMQ round trip p50 (`bench rtt`) | \(r(.zmq_rtt.p50_ms)) ms | | |",
+  "| pgbench 1 client: TPS / latency | \(r(.pgbench_1.tps)) / \(r(.pgbench_1.latency_ms)) ms | | |",
+  "| pgbench 16 clients: TPS / latency | \(r(.pgbench_16.tps)) / \(r(.pgbench_16.latency_ms)) ms | | |",
+  "| floor = pgbench 1-client latency + ZeroMQ round trip | \(r(.floor_ms)) ms | | |",
+  "| intake 1 client: calls/s, p50 / p99 / p99.9 | \(r(.intake_1.throughput_per_s)), \(r(.intake_1.p50_ms)) / \(r(.intake_1.p99_ms)) / \(r(.intake_1.p999_ms)) ms | p50 ≤ 2× floor, p99 ≤ 3 ms | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2 and .intake_1.p99_ms <= 3)) |",
+  "| intake 16 clients: calls/s, p50 / p99 | \(r(.intake_16.throughput_per_s)), \(r(.intake_16.p50_ms)) / \(r(.intake_16.p99_ms)) ms | | |",
+  "| intake 64 clients: calls/s, p50 / p99 | \(r(.intake_64.throughput_per_s)), \(r(.intake_64.p50_ms)) / \(r(.intake_64.p99_ms)) ms | p99 ≤ 15 ms | \(ok(.intake_64; .intake_64.p99_ms <= 15)) |",
+  "| `intake64_vs_pgbench16` | \(r(.intake64_vs_pgbench16)) | ≥ 2.0 | \(ok(.intake64_vs_pgbench16; .intake64_vs_pgbench16 >= 2)) |",
+  "| `intake1_p50_vs_floor` | \(r(.intake1_p50_vs_floor)) | ≤ 2.0 | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2)) |",
+  "| lifecycle (\(.lifecycle.clients) consoles, \(.lifecycle.units) tablets): calls/s, whole call p50 / p99 | \(r(.lifecycle.calls_per_s)), \(r(.lifecycle.total_p50_ms)) / \(r(.lifecycle.total_p99_ms)) ms | | |",
+  "| lifecycle steps p50 / p99 (ms) | \([(.lifecycle.steps // {}) | to_entries[] | "\(.key) \(r(.value.p50_ms))/\(r(.value.p99_ms))"] | join(", ")) | | |",
+  "| stream \(.stream.subscribers) subscribers (\(.stream.ws_subscribers) WebSocket) at \(.stream.rate)/s: gaps, missed | \(.stream.gaps), \(.stream.missed) of \(.stream.expected) | 0 gaps | \(ok(.stream; .stream.gaps == 0 and .stream.missed == 0)) |",
+  "| stream lag p50 / p99 (event time to receipt) | \(r(.stream.lag_p50_ms)) / \(r(.stream.lag_p99_ms)) ms | p99 ≤ 50 ms | \(ok(.stream; .stream.lag_p99_ms <= 50)) |",
+  "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
+  "| errors (intake 1 / 16 / 64, lifecycle, stream) | \(.intake_1.errors) / \(.intake_16.errors) / \(.intake_64.errors), \(.lifecycle.errors), \(.stream.errors) | 0 | \(ok(.intake_1; ([.intake_1.errors, .intake_16.errors, .intake_64.errors, .lifecycle.errors, .stream.errors] | add) == 0)) |",
+  "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
+  "",
+  "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql); load average at the end \(.machine.loadavg_at_end); \(.date)."
+' build/bench.json
+echo "bench: every figure is in build/bench.json" >&2

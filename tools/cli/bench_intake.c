@@ -1,0 +1,168 @@
+/*  bench_intake.c — `codispatch bench intake --clients C --calls N` and `bench rtt`.
+ *
+ *  C DEALER sockets, each with one CreateCall outstanding (a fresh request id every time): a
+ *  closed loop, so the figures are what C dispatchers typing as fast as the server answers
+ *  would see.  Latency is from just before the send to the reply's arrival.  An Error reply
+ *  (BUSY and UNAVAILABLE included) or no reply within --timeout counts as an error, and the
+ *  client goes on with its next call.
+ *
+ *  `bench rtt [--count N]` is the same loop with one client sending StatusRequest, which the
+ *  server answers from memory: a ZeroMQ round trip through the server's loop, the network
+ *  half of the floor that intake latency is compared with.  Same JSON fields.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "bench.h"
+
+static const char *const USAGE = "codispatch bench intake --clients C --calls N";
+static const char *const RTT_USAGE = "codispatch bench rtt [--count N]";
+
+typedef struct s_client {
+    void *sock;
+    char rid[33];
+    double sent_ms;
+    bool busy;
+} s_client_t;
+
+static int s_send_next(s_client_t *c, uint64_t n, bool rtt)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall cc = CODISPATCH__V1__CREATE_CALL__INIT;
+    Codispatch__V1__StatusRequest st = CODISPATCH__V1__STATUS_REQUEST__INIT;
+    cdc_request_id(c->rid);
+    env.request_id = c->rid;
+    if (rtt) {
+        env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS;
+        env.status = &st;
+    } else {
+        bench_fill_call(&cc, n);
+        env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+        env.create_call = &cc;
+    }
+    c->sent_ms = bench_mono_ms();
+    c->busy = bench_send(c->sock, &env) == 0;
+    return c->busy ? 0 : -1;
+}
+
+/* C clients, N requests in all: CreateCall, or (rtt) StatusRequest, which the server
+ * answers from memory: the ZeroMQ round trip through its loop without PostgreSQL. */
+static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt)
+{
+    const char *what = rtt ? "bench rtt" : "bench intake";
+    Codispatch__V1__Envelope__BodyCase want =
+        rtt ? CODISPATCH__V1__ENVELOPE__BODY_STATUS_REPLY : CODISPATCH__V1__ENVELOPE__BODY_CALL;
+    int rc = CLI_OK;
+    if (nclients > ncalls)
+        nclients = ncalls;
+    bench_raise_nofile();
+
+    void *ctx = bench_zmq_ctx((int)nclients + 64);
+    s_client_t *cl = calloc((size_t)nclients, sizeof *cl);
+    zmq_pollitem_t *items = calloc((size_t)nclients, sizeof *items);
+    for (long i = 0; i < nclients; i++) {
+        if (!(cl[i].sock = bench_dealer(ctx, cli->server))) {
+            rc = CLI_USAGE;
+            goto done;
+        }
+        items[i] = (zmq_pollitem_t){.socket = cl[i].sock, .events = ZMQ_POLLIN};
+    }
+
+    bench_lat_t lat = {0};
+    long sent = 0, done = 0, errors = 0, timeouts = 0;
+    double start = bench_mono_ms(), last_progress = start;
+    for (long i = 0; i < nclients; i++, sent++)
+        if (s_send_next(&cl[i], (uint64_t)sent, rtt) != 0)
+            errors++, done++;
+    while (done < ncalls) {
+        if (zmq_poll(items, (int)nclients, 100) < 0)
+            break;
+        double now = bench_mono_ms();
+        for (long i = 0; i < nclients; i++) {
+            s_client_t *c = &cl[i];
+            bool finished = false;
+            if (items[i].revents & ZMQ_POLLIN) {
+                Codispatch__V1__Envelope *r;
+                while ((r = bench_recv(c->sock))) {
+                    if (c->busy && r->request_id && strcmp(r->request_id, c->rid) == 0) {
+                        bench_lat_add(&lat, now - c->sent_ms);
+                        if (r->body_case != want)
+                            errors++;
+                        finished = true;
+                    } /* else: the late reply of a request that timed out */
+                    cdc_envelope_free(r);
+                }
+            }
+            if (!finished && c->busy && now - c->sent_ms > cli->timeout_ms) {
+                errors++, timeouts++;
+                finished = true;
+            }
+            if (finished) {
+                c->busy = false;
+                done++;
+                if (sent < ncalls) {
+                    if (s_send_next(c, (uint64_t)sent++, rtt) != 0)
+                        errors++, done++;
+                }
+            }
+        }
+        if (now - last_progress >= 1000) {
+            last_progress = now;
+            fprintf(stderr, "%s: %ld/%ld requests, %.0f/s, %ld errors\n", what, done, ncalls,
+                    (double)done * 1000.0 / (now - start), errors);
+        }
+    }
+    double seconds = (bench_mono_ms() - start) / 1000.0;
+
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "clients", (double)nclients);
+    cJSON_AddNumberToObject(out, "calls", (double)done);
+    cJSON_AddNumberToObject(out, "seconds", seconds);
+    cJSON_AddNumberToObject(out, "throughput_per_s", seconds > 0 ? (double)done / seconds : 0);
+    cJSON_AddNumberToObject(out, "p50_ms", bench_lat_quantile(&lat, 0.50));
+    cJSON_AddNumberToObject(out, "p99_ms", bench_lat_quantile(&lat, 0.99));
+    cJSON_AddNumberToObject(out, "p999_ms", bench_lat_quantile(&lat, 0.999));
+    cJSON_AddNumberToObject(out, "errors", (double)errors);
+    cli_print_json(out);
+    if (timeouts)
+        fprintf(stderr, "%s: %ld requests had no reply within %d ms\n", what, timeouts,
+                cli->timeout_ms);
+    bench_lat_free(&lat);
+    rc = errors ? CLI_REFUSED : CLI_OK;
+done:
+    for (long i = 0; i < nclients; i++)
+        if (cl[i].sock)
+            zmq_close(cl[i].sock);
+    free(cl);
+    free(items);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+int bench_intake(const cli_t *cli, int argc, char **argv)
+{
+    cli_opt_t o[] = {CLI_OPT("clients"), CLI_OPT("calls")};
+    size_t npos = 0;
+    int rc = cli_parse(argc, argv, o, CLI_N(o), NULL, 0, &npos, USAGE);
+    long nclients, ncalls;
+    if (rc != CLI_OK ||
+        (rc = bench_long_opt(o, CLI_N(o), "clients", 1, 1, 4096, &nclients, USAGE)) != CLI_OK ||
+        (rc = bench_long_opt(o, CLI_N(o), "calls", 1000, 1, 100000000, &ncalls, USAGE)) != CLI_OK)
+        return rc;
+    return s_run(cli, nclients, ncalls, false);
+}
+
+int bench_rtt(const cli_t *cli, int argc, char **argv)
+{
+    cli_opt_t o[] = {CLI_OPT("count")};
+    size_t npos = 0;
+    int rc = cli_parse(argc, argv, o, CLI_N(o), NULL, 0, &npos, RTT_USAGE);
+    long count;
+    if (rc != CLI_OK || (rc = bench_long_opt(o, CLI_N(o), "count", 2000, 1, 100000000, &count,
+                                             RTT_USAGE)) != CLI_OK)
+        return rc;
+    return s_run(cli, 1, count, true);
+}

@@ -1,0 +1,405 @@
+/*  bench_stream.c — `codispatch bench stream --subscribers S --rate R --seconds T [--ws N]`.
+ *
+ *  S subscribers follow every topic of the live stream: S - N ZeroMQ SUB sockets and N
+ *  WebSocket clients of /ws (default N = S / 10).  Meanwhile CreateCall requests are sent at
+ *  R per second (open loop, on four DEALER sockets): each commits one event, so R changes a
+ *  second.  Every subscriber checks that seqs arrive one by one; a jump (or, on /ws, a fresh
+ *  snapshot sent because the client fell behind) is a gap, and what never arrived is missed.
+ *
+ *  Lag is measured from the event's time (StreamChange.at_ms, and "at_ms" on /ws: the
+ *  server's wall clock when the command was applied, just before its batch was sent to
+ *  PostgreSQL) to the moment a subscriber reads the message, on the same machine's clock.
+ *  It therefore includes the commit itself and is an upper bound on commit-to-receipt lag;
+ *  at_ms is whole milliseconds (truncated), which adds up to 1 ms.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "bench.h"
+#include "bench_ws.h"
+
+static const char *const USAGE =
+    "codispatch bench stream --subscribers S --rate R --seconds T [--ws N]\n"
+    "                        [--stream-endpoint EP] [--http HOST:PORT]";
+
+#define S_PRODUCERS 4
+#define S_RING      (1u << 16) /* at_ms by seq, decoded once per change */
+#define S_BINS      200000     /* lag histogram: 0.05 ms bins up to 10 s */
+#define S_BIN_MS    0.05
+
+typedef struct s_sub {
+    void *sock;     /* ZeroMQ SUB, or NULL for a WebSocket client */
+    bench_ws_t *ws; /* /ws client */
+    uint64_t last;  /* highest seq seen */
+    bool warm;      /* saw a change during the warm-up */
+    bool snapshot;  /* /ws: the first snapshot arrived */
+    bool dead;      /* /ws: the connection ended */
+    struct s_run *run;
+} s_sub_t;
+
+typedef struct s_run {
+    bool measuring;
+    uint64_t start_seq;
+    long delivered, gaps;
+    struct {
+        uint64_t seq;
+        int64_t at_ms;
+    } ring[S_RING];
+    uint32_t *hist;
+    uint64_t hist_n, over;
+    double lag_max;
+} s_run_t;
+
+static void s_lag(s_run_t *r, uint64_t seq, int64_t at_ms)
+{
+    (void)seq;
+    double lag = bench_wall_ms() - (double)at_ms;
+    if (lag < 0)
+        lag = 0;
+    if (lag > r->lag_max)
+        r->lag_max = lag;
+    size_t bin = (size_t)(lag / S_BIN_MS);
+    if (bin >= S_BINS)
+        r->over++;
+    else
+        r->hist[bin]++;
+    r->hist_n++;
+}
+
+static double s_quantile(const s_run_t *r, double q)
+{
+    if (!r->hist_n)
+        return 0;
+    uint64_t rank = (uint64_t)(q * (double)r->hist_n + 0.999999), seen = 0;
+    for (size_t b = 0; b < S_BINS; b++) {
+        seen += r->hist[b];
+        if (seen >= rank)
+            return (double)(b + 1) * S_BIN_MS; /* the bin's upper edge */
+    }
+    return r->lag_max;
+}
+
+/* A change with this seq reached subscriber s. */
+static void s_change(s_sub_t *s, uint64_t seq, int64_t at_ms)
+{
+    s_run_t *r = s->run;
+    if (!r->measuring) {
+        s->warm = true;
+        if (seq > s->last)
+            s->last = seq;
+        return;
+    }
+    if (seq <= r->start_seq || seq <= s->last)
+        return;
+    if (seq > s->last + 1)
+        r->gaps++;
+    s->last = seq;
+    r->delivered++;
+    s_lag(r, seq, at_ms);
+}
+
+/* Drains a SUB socket; returns the number of messages read. */
+static long s_read_sub(s_sub_t *s)
+{
+    s_run_t *r = s->run;
+    long n = 0;
+    for (;;) {
+        char topic[128], seqtext[32];
+        int tn = zmq_recv(s->sock, topic, sizeof topic - 1, ZMQ_DONTWAIT);
+        if (tn < 0)
+            return n;
+        n++;
+        int sn = zmq_recv(s->sock, seqtext, sizeof seqtext - 1, 0);
+        zmq_msg_t body;
+        zmq_msg_init(&body);
+        zmq_msg_recv(&body, s->sock, 0);
+        if (tn == 5 && memcmp(topic, "stats", 5) == 0) {
+            zmq_msg_close(&body);
+            continue; /* not an event: takes no part in the gap check */
+        }
+        seqtext[sn > 0 && sn < (int)sizeof seqtext ? sn : 0] = '\0';
+        uint64_t seq = strtoull(seqtext, NULL, 10);
+        unsigned slot = (unsigned)(seq & (S_RING - 1));
+        if (r->ring[slot].seq != seq) {
+            Codispatch__V1__StreamChange *m = codispatch__v1__stream_change__unpack(
+                NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+            r->ring[slot].seq = seq;
+            r->ring[slot].at_ms = m ? m->at_ms : 0;
+            if (m)
+                codispatch__v1__stream_change__free_unpacked(m, NULL);
+        }
+        zmq_msg_close(&body);
+        s_change(s, seq, r->ring[slot].at_ms);
+    }
+}
+
+static uint64_t s_json_u64(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static void s_on_ws_text(void *arg, const char *text, size_t len)
+{
+    (void)len;
+    s_sub_t *s = arg;
+    s_run_t *r = s->run;
+    if (strncmp(text, "{\"type\":\"snapshot\"", 18) == 0) {
+        uint64_t seq = s_json_u64(text, "\"seq\":");
+        if (r->measuring && s->snapshot)
+            r->gaps++; /* the server gave up queueing for it and started it over */
+        s->snapshot = true;
+        if (seq > s->last)
+            s->last = seq;
+    } else if (strncmp(text, "{\"type\":\"change\"", 16) == 0) {
+        s_change(s, s_json_u64(text, "\"seq\":"), (int64_t)s_json_u64(text, "\"at_ms\":"));
+    }
+}
+
+static long s_read_ws(s_sub_t *s)
+{
+    if (s->dead)
+        return 0;
+    int rc = bench_ws_read(s->ws, s_on_ws_text, s);
+    if (rc < 0) {
+        s->dead = true;
+        fprintf(stderr, "bench stream: a WebSocket client was disconnected\n");
+        return 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ producers */
+
+typedef struct s_prod {
+    void *sock[S_PRODUCERS];
+    long sent, replies, errors;
+    uint64_t max_seq;
+} s_prod_t;
+
+static void s_produce(s_prod_t *p)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall cc = CODISPATCH__V1__CREATE_CALL__INIT;
+    char rid[33];
+    bench_fill_call(&cc, (uint64_t)p->sent);
+    cdc_request_id(rid);
+    env.request_id = rid;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+    env.create_call = &cc;
+    if (bench_send(p->sock[p->sent % S_PRODUCERS], &env) != 0)
+        p->errors++, p->replies++;
+    p->sent++;
+}
+
+static void s_read_replies(s_prod_t *p)
+{
+    for (int i = 0; i < S_PRODUCERS; i++) {
+        Codispatch__V1__Envelope *rep;
+        while ((rep = bench_recv(p->sock[i]))) {
+            p->replies++;
+            if (rep->body_case != CODISPATCH__V1__ENVELOPE__BODY_CALL)
+                p->errors++;
+            else if (rep->seq > p->max_seq)
+                p->max_seq = rep->seq;
+            cdc_envelope_free(rep);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ the run */
+
+static long s_pass(s_sub_t *subs, long n, s_prod_t *p)
+{
+    long got = 0;
+    for (long i = 0; i < n; i++)
+        got += subs[i].sock ? s_read_sub(&subs[i]) : s_read_ws(&subs[i]);
+    s_read_replies(p);
+    return got;
+}
+
+int bench_stream(const cli_t *cli, int argc, char **argv)
+{
+    cli_opt_t o[] = {CLI_OPT("subscribers"),     CLI_OPT("rate"), CLI_OPT("seconds"), CLI_OPT("ws"),
+                     CLI_OPT("stream-endpoint"), CLI_OPT("http")};
+    size_t npos = 0;
+    long nsubs, rate, seconds, nws;
+    int rc = cli_parse(argc, argv, o, CLI_N(o), NULL, 0, &npos, USAGE);
+    if (rc != CLI_OK ||
+        (rc = bench_long_opt(o, CLI_N(o), "subscribers", 100, 1, 10000, &nsubs, USAGE)) != CLI_OK ||
+        (rc = bench_long_opt(o, CLI_N(o), "rate", 100, 1, 100000, &rate, USAGE)) != CLI_OK ||
+        (rc = bench_long_opt(o, CLI_N(o), "seconds", 10, 1, 3600, &seconds, USAGE)) != CLI_OK ||
+        (rc = bench_long_opt(o, CLI_N(o), "ws", nsubs / 10, 0, nsubs, &nws, USAGE)) != CLI_OK)
+        return rc;
+    char stream_ep[256] = "", http[256] = "";
+    if (cli_val(o, CLI_N(o), "stream-endpoint"))
+        snprintf(stream_ep, sizeof stream_ep, "%s", cli_val(o, CLI_N(o), "stream-endpoint"));
+    if (cli_val(o, CLI_N(o), "http"))
+        snprintf(http, sizeof http, "%s", cli_val(o, CLI_N(o), "http"));
+    if ((rc = bench_endpoints(cli, NULL, stream_ep, http, sizeof stream_ep)) != CLI_OK)
+        return rc;
+    long nofile = bench_raise_nofile();
+    if (nofile > 0 && nofile < nsubs + 64) {
+        fprintf(stderr,
+                "codispatch: %ld subscribers need more open files than the limit "
+                "(%ld); raise it (ulimit -n)\n",
+                nsubs, nofile);
+        return CLI_USAGE;
+    }
+
+    s_run_t *r = calloc(1, sizeof *r);
+    r->hist = calloc(S_BINS, sizeof *r->hist);
+    s_sub_t *subs = calloc((size_t)nsubs, sizeof *subs);
+    s_prod_t prod = {0};
+    void *ctx = bench_zmq_ctx((int)nsubs + 64);
+    zmq_pollitem_t *items = calloc((size_t)nsubs + S_PRODUCERS, sizeof *items);
+    long nzmq = nsubs - nws;
+    fprintf(stderr, "bench stream: %ld ZeroMQ subscribers on %s, %ld WebSocket on %s\n", nzmq,
+            stream_ep, nws, http);
+    for (long i = 0; i < nsubs; i++) {
+        s_sub_t *s = &subs[i];
+        s->run = r;
+        if (i < nzmq) {
+            int hwm = 100000, linger = 0;
+            s->sock = zmq_socket(ctx, ZMQ_SUB);
+            zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+            zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+            zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, "", 0);
+            if (zmq_connect(s->sock, stream_ep) != 0) {
+                fprintf(stderr, "codispatch: cannot connect to %s (%s)\n", stream_ep,
+                        zmq_strerror(zmq_errno()));
+                rc = CLI_USAGE;
+                goto done;
+            }
+            items[i] = (zmq_pollitem_t){.socket = s->sock, .events = ZMQ_POLLIN};
+        } else {
+            if (!(s->ws = bench_ws_connect(http, "/ws"))) {
+                fprintf(stderr, "codispatch: cannot open a WebSocket to %s/ws\n", http);
+                rc = CLI_UNREACHABLE;
+                goto done;
+            }
+            items[i] = (zmq_pollitem_t){.fd = bench_ws_fd(s->ws), .events = ZMQ_POLLIN};
+        }
+    }
+    for (int i = 0; i < S_PRODUCERS; i++) {
+        if (!(prod.sock[i] = bench_dealer(ctx, cli->server))) {
+            rc = CLI_USAGE;
+            goto done;
+        }
+        items[nsubs + i] = (zmq_pollitem_t){.socket = prod.sock[i], .events = ZMQ_POLLIN};
+    }
+    int nitems = (int)nsubs + S_PRODUCERS;
+
+    /* Warm-up: a change every 100 ms until every subscriber has seen one (subscriptions
+     * travel to the server asynchronously). */
+    double t0 = bench_mono_ms(), last_send = 0, last_progress = t0;
+    for (;;) {
+        double now = bench_mono_ms();
+        long warm = 0;
+        for (long i = 0; i < nsubs; i++)
+            warm += subs[i].warm;
+        if (warm == nsubs && prod.replies == prod.sent)
+            break;
+        if (now - t0 > 30000 + cli->timeout_ms) {
+            fprintf(stderr,
+                    "codispatch: only %ld of %ld subscribers received anything within "
+                    "30 s\n",
+                    warm, nsubs);
+            rc = CLI_UNREACHABLE;
+            goto done;
+        }
+        if (now - last_send >= 100 && warm < nsubs) {
+            s_produce(&prod);
+            last_send = now;
+        }
+        if (now - last_progress >= 1000) {
+            last_progress = now;
+            fprintf(stderr, "bench stream: warming up, %ld/%ld subscribers live\n", warm, nsubs);
+        }
+        if (s_pass(subs, nsubs, &prod) == 0)
+            zmq_poll(items, nitems, 5);
+    }
+    if (prod.errors) {
+        fprintf(stderr, "codispatch: the server refused the warm-up calls\n");
+        rc = CLI_REFUSED;
+        goto done;
+    }
+    r->start_seq = prod.max_seq;
+    for (long i = 0; i < nsubs; i++)
+        if (subs[i].last < r->start_seq)
+            subs[i].last = r->start_seq;
+    r->measuring = true;
+    long warm_sent = prod.sent;
+    prod.errors = 0;
+
+    /* R changes a second for T seconds; then wait (up to 10 s) for every subscriber to have
+     * everything that was committed. */
+    double start = bench_mono_ms(), produce_end = start + (double)seconds * 1000.0;
+    last_progress = start;
+    uint64_t end_seq = 0;
+    for (;;) {
+        double now = bench_mono_ms();
+        if (now < produce_end) {
+            long due = warm_sent + (long)((now - start) * (double)rate / 1000.0);
+            while (prod.sent < due)
+                s_produce(&prod);
+        } else if (prod.replies == prod.sent) {
+            if (!end_seq)
+                end_seq = prod.max_seq;
+            bool all = true;
+            for (long i = 0; i < nsubs && all; i++)
+                all = subs[i].dead || subs[i].last >= end_seq;
+            if (all || now - produce_end > 10000)
+                break;
+        } else if (now - produce_end > cli->timeout_ms + 10000.0) {
+            break;
+        }
+        if (now - last_progress >= 1000) {
+            last_progress = now;
+            fprintf(stderr, "bench stream: %ld changes sent, %ld deliveries, %ld gaps\n",
+                    prod.sent - warm_sent, r->delivered, r->gaps);
+        }
+        if (s_pass(subs, nsubs, &prod) == 0)
+            zmq_poll(items, nitems, 1);
+    }
+    if (!end_seq)
+        end_seq = prod.max_seq;
+    long changes = (long)(end_seq - r->start_seq);
+    long expected = changes * nsubs;
+
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "subscribers", (double)nsubs);
+    cJSON_AddNumberToObject(out, "zmq_subscribers", (double)nzmq);
+    cJSON_AddNumberToObject(out, "ws_subscribers", (double)nws);
+    cJSON_AddNumberToObject(out, "rate", (double)rate);
+    cJSON_AddNumberToObject(out, "seconds", (double)seconds);
+    cJSON_AddNumberToObject(out, "changes", (double)changes);
+    cJSON_AddNumberToObject(out, "expected", (double)expected);
+    cJSON_AddNumberToObject(out, "delivered", (double)r->delivered);
+    cJSON_AddNumberToObject(out, "missed", (double)(expected - r->delivered));
+    cJSON_AddNumberToObject(out, "gaps", (double)r->gaps);
+    cJSON_AddNumberToObject(out, "lag_p50_ms", s_quantile(r, 0.50));
+    cJSON_AddNumberToObject(out, "lag_p99_ms", s_quantile(r, 0.99));
+    cJSON_AddNumberToObject(out, "lag_max_ms", r->lag_max);
+    cJSON_AddNumberToObject(out, "errors", (double)prod.errors);
+    cli_print_json(out);
+    rc = prod.errors ? CLI_REFUSED : CLI_OK;
+done:
+    for (long i = 0; i < nsubs; i++) {
+        if (subs[i].sock)
+            zmq_close(subs[i].sock);
+        bench_ws_destroy(&subs[i].ws);
+    }
+    for (int i = 0; i < S_PRODUCERS; i++)
+        if (prod.sock[i])
+            zmq_close(prod.sock[i]);
+    zmq_ctx_term(ctx);
+    free(items);
+    free(subs);
+    free(r->hist);
+    free(r);
+    return rc;
+}
