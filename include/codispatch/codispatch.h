@@ -109,8 +109,8 @@ typedef struct cdc_tablet_callbacks {
 
 /* Connects (in the background) to a units endpoint for unit_id (or to each of a
  * comma-separated list, as cdc_control_new; the tablet is welcomed by the new primary within
- * the Hello keep-alive, 10 s, after a failover, or at once when it sends a request).  last_seq: the highest
- * assignment seq already seen (0 for a fresh tablet).  cb is copied.  NULL on a bad
+ * the Hello keep-alive, 10 s, after a failover, or at once when it sends a request).  last_seq: the
+ * highest assignment seq already seen (0 for a fresh tablet).  cb is copied.  NULL on a bad
  * endpoint or unit id. */
 cdc_tablet_t *cdc_tablet_new(const char *endpoint, const char *unit_id, uint64_t last_seq,
                              const cdc_tablet_callbacks_t *cb);

@@ -19,8 +19,8 @@
 #include <uv.h>
 #include <zmq.h>
 
-#define ZSOCK_MAX_FRAMES 4 /* default; zsock_set_max_frames raises it up to ZSOCK_FRAMES_CAP */
-#define ZSOCK_FRAMES_CAP 8 /* a ZAP request has 7 */
+#define ZSOCK_MAX_FRAMES 4   /* default; zsock_set_max_frames raises it up to ZSOCK_FRAMES_CAP */
+#define ZSOCK_FRAMES_CAP 8   /* a ZAP request has 7 */
 #define ZSOCK_BUDGET     512 /* messages per loop turn */
 
 typedef struct zsock zsock_t;

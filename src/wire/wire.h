@@ -105,7 +105,7 @@ int wire_cd_code(Codispatch__V1__Code code);
 
 /* Keys (security): one key, or the table. */
 uint8_t *wire_pack_key(const char *request_id, uint64_t seq, const cd_key_t *k, size_t *len);
-uint8_t *wire_pack_keys(const char *request_id, uint64_t seq, const cd_key_t *const *keys,
-                        size_t n, size_t *len);
+uint8_t *wire_pack_keys(const char *request_id, uint64_t seq, const cd_key_t *const *keys, size_t n,
+                        size_t *len);
 
 #endif
