@@ -593,6 +593,11 @@ START_TEST(report_roles)
     r = s_as(s_unit, &req, 5000);
     ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__PERMISSION_DENIED);
     cdc_envelope_free(r);
+    /* The CLI carries the key for reports too. */
+    char *out = NULL;
+    ck_assert_int_eq(s_cli(s_view, "report response --from 2026-01-01 --to 2026-12-31", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "(all)"));
+    free(out);
 
     Codispatch__V1__SetDemographics sd = CODISPATCH__V1__SET_DEMOGRAPHICS__INIT;
     sd.call_id = s_call;

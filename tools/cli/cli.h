@@ -106,6 +106,9 @@ int cli_parse_per_priority(const char *flag, const char *text, uint32_t out[4], 
 /* Sends req to the server and waits.  On an Error reply prints it and returns CLI_REFUSED;
  * on no answer prints why and returns CLI_UNREACHABLE; else stores the reply in *reply. */
 int cli_request(const cli_t *cli, Codispatch__V1__Envelope *req, Codispatch__V1__Envelope **reply);
+/* As cli_request for a request that may run long (reports): resent only after --timeout. */
+int cli_request_long(const cli_t *cli, Codispatch__V1__Envelope *req,
+                     Codispatch__V1__Envelope **reply);
 /* Sends req and checks that the reply carries body; else prints why (and frees it). */
 int cli_request_expect(const cli_t *cli, Codispatch__V1__Envelope *req,
                        Codispatch__V1__Envelope__BodyCase body, Codispatch__V1__Envelope **reply);

@@ -29,53 +29,6 @@ static const char *const USAGE_DEMO =
 
 #define EXPORT_PAGE 500
 
-/* One request with its own control client: resent only after `timeout` (a report may take
- * longer than the library's 1 s resend interval, and resending would run it twice). */
-static int s_request(const cli_t *cli, Codispatch__V1__Envelope *req,
-                     Codispatch__V1__Envelope **reply)
-{
-    cdc_control_t *ctl = cdc_control_new(cli->server);
-    if (!ctl) {
-        fprintf(stderr, "codispatch: '%s' is not a valid ZeroMQ endpoint\n", cli->server);
-        return CLI_USAGE;
-    }
-    cdc_control_set_resend_interval(ctl, cli->timeout_ms);
-    int rc = cdc_control_call(ctl, req, cli->timeout_ms, reply);
-    cdc_control_destroy(&ctl);
-    if (rc == CDC_ETIMEOUT) {
-        fprintf(stderr,
-                "codispatch: cannot reach the server at %s (no answer within %d ms; a report "
-                "over a long range may need a larger --timeout)\n",
-                cli->server, cli->timeout_ms);
-        return CLI_UNREACHABLE;
-    }
-    if (rc != CDC_OK) {
-        fprintf(stderr, "codispatch: talking to %s failed\n", cli->server);
-        return CLI_UNREACHABLE;
-    }
-    if ((*reply)->body_case == CODISPATCH__V1__ENVELOPE__BODY_ERROR) {
-        const Codispatch__V1__Error *e = (*reply)->error;
-        if (cli->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "error", cdc_code_name(e->code));
-            cJSON_AddStringToObject(o, "message", e->message ? e->message : "");
-            if (e->field)
-                cJSON_AddStringToObject(o, "field", e->field);
-            char *text = cJSON_PrintUnformatted(o);
-            fprintf(stderr, "%s\n", text);
-            free(text);
-            cJSON_Delete(o);
-        } else {
-            fprintf(stderr, "codispatch: %s: %s\n", cdc_code_name(e->code),
-                    e->message ? e->message : "(no message)");
-        }
-        cdc_envelope_free(*reply);
-        *reply = NULL;
-        return CLI_REFUSED;
-    }
-    return CLI_OK;
-}
-
 static bool s_is(const Codispatch__V1__ReportReply *r, size_t c, const char *type)
 {
     return c < r->n_types && strcmp(r->types[c], type) == 0;
@@ -233,7 +186,7 @@ int cmd_report(const cli_t *cli, int argc, char **argv)
     req.body_case = CODISPATCH__V1__ENVELOPE__BODY_REPORT;
     req.report = &m;
     Codispatch__V1__Envelope *reply;
-    if ((rc = s_request(cli, &req, &reply)) != CLI_OK)
+    if ((rc = cli_request_long(cli, &req, &reply)) != CLI_OK)
         return rc;
     if (reply->body_case != CODISPATCH__V1__ENVELOPE__BODY_REPORT_REPLY) {
         fprintf(stderr, "codispatch: unexpected reply to report\n");
@@ -302,7 +255,7 @@ int cmd_export(const cli_t *cli, int argc, char **argv)
         req.body_case = CODISPATCH__V1__ENVELOPE__BODY_EXPORT_CALLS;
         req.export_calls = &m;
         Codispatch__V1__Envelope *reply;
-        if ((rc = s_request(cli, &req, &reply)) != CLI_OK)
+        if ((rc = cli_request_long(cli, &req, &reply)) != CLI_OK)
             return rc;
         if (reply->body_case != CODISPATCH__V1__ENVELOPE__BODY_REPORT_REPLY) {
             fprintf(stderr, "codispatch: unexpected reply to export\n");

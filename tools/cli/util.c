@@ -237,18 +237,24 @@ const cdc_keys_t *cli_keys(const cli_t *cli)
     return cli->have_keys ? &cli->keys : NULL;
 }
 
-int cli_request(const cli_t *cli, Codispatch__V1__Envelope *req, Codispatch__V1__Envelope **reply)
+/* long_running: resend only after the whole timeout (a report may take longer than the
+ * library's 1 s resend interval, and a resend would run it twice). */
+static int s_request(const cli_t *cli, Codispatch__V1__Envelope *req,
+                     Codispatch__V1__Envelope **reply, bool long_running)
 {
     cdc_control_t *ctl = cdc_control_new_secure(cli->server, cli_keys(cli));
     if (!ctl) {
         fprintf(stderr, "codispatch: '%s' is not a valid ZeroMQ endpoint\n", cli->server);
         return CLI_USAGE;
     }
+    if (long_running)
+        cdc_control_set_resend_interval(ctl, cli->timeout_ms);
     int rc = cdc_control_call(ctl, req, cli->timeout_ms, reply);
     cdc_control_destroy(&ctl);
     if (rc == CDC_ETIMEOUT) {
-        fprintf(stderr, "codispatch: cannot reach the server at %s (no answer within %d ms)%s\n",
+        fprintf(stderr, "codispatch: cannot reach the server at %s (no answer within %d ms%s)%s\n",
                 cli->server, cli->timeout_ms,
+                long_running ? "; a report over a long range may need a larger --timeout" : "",
                 cli->have_keys ? "; if it is up, it may not accept this key (unknown or revoked)"
                                : "; if it is up with security on, give --key FILE");
         return CLI_UNREACHABLE;
@@ -279,6 +285,17 @@ int cli_request(const cli_t *cli, Codispatch__V1__Envelope *req, Codispatch__V1_
         return CLI_REFUSED;
     }
     return CLI_OK;
+}
+
+int cli_request(const cli_t *cli, Codispatch__V1__Envelope *req, Codispatch__V1__Envelope **reply)
+{
+    return s_request(cli, req, reply, false);
+}
+
+int cli_request_long(const cli_t *cli, Codispatch__V1__Envelope *req,
+                     Codispatch__V1__Envelope **reply)
+{
+    return s_request(cli, req, reply, true);
 }
 
 int cli_request_expect(const cli_t *cli, Codispatch__V1__Envelope *req,
