@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "cd_embedded.h"
+#include "http_query.h"
 #include "server_priv.h"
 
 #define WS_QUEUE_MAX 2000 /* a client this far behind gets a fresh snapshot instead */
@@ -164,10 +165,38 @@ static const char *s_content_type(const char *name)
     return "application/octet-stream";
 }
 
+/* Reads and checks the query parameters (lws hands them over percent-decoded, one fragment
+ * per '&').  No path takes parameters yet; a malformed query is refused on every path. */
+static int s_query(struct lws *wsi, http_query_t *q, cd_error_t *err)
+{
+    http_query_init(q);
+    char frag[HTTP_QUERY_KEY_MAX + HTTP_QUERY_VALUE_MAX + 2];
+    for (int i = 0;; i++) {
+        if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) >= (int)sizeof frag)
+            return cd_error_set(err, CD_EINVAL, "query",
+                                "a query parameter is longer than %d bytes", (int)sizeof frag - 1);
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            return CD_OK; /* no fragment i: the end */
+        int rc = http_query_add(q, frag, (size_t)n, err);
+        if (rc != CD_OK)
+            return rc;
+    }
+}
+
 static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
 {
     server_t *self = s_server;
     s->wsi = wsi;
+    http_query_t query;
+    cd_error_t qerr;
+    if (s_query(wsi, &query, &qerr) != CD_OK) {
+        /* The parameter's name came from the peer: the metric says only "query". */
+        metrics_count_refusal(self, "http", qerr.code, "query");
+        char text[CD_ERROR_MESSAGE_MAX + 2];
+        snprintf(text, sizeof text, "%s\n", qerr.message);
+        return s_text(wsi, s, 400, "text/plain", text);
+    }
     if (strcmp(uri, "/healthz") == 0)
         return s_text(wsi, s, 200, "text/plain", "ok\n");
     if (strcmp(uri, "/readyz") == 0) {
@@ -198,6 +227,7 @@ static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
             memcpy(copy, cd_web[i].data, cd_web[i].size);
             return s_respond(wsi, s, 200, s_content_type(name), copy, cd_web[i].size);
         }
+    metrics_count_refusal(self, "http", CD_ENOTFOUND, "path");
     return s_text(wsi, s, 404, "text/plain", "not found\n");
 }
 

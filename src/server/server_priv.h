@@ -16,9 +16,18 @@ typedef struct units units_t; /* units.c */
 typedef struct live live_t;   /* live.c */
 typedef struct http http_t;   /* http.c */
 
-#define METRIC_KINDS   128 /* Envelope body cases */
-#define METRIC_RESULTS 10  /* 0 ok, then -cd_code_t */
-#define METRIC_BUCKETS 12
+#define METRIC_KINDS    128 /* Envelope body cases */
+#define METRIC_RESULTS  10  /* 0 ok, then -cd_code_t */
+#define METRIC_BUCKETS  12
+#define METRIC_REFUSALS 96 /* distinct (socket, code, field) rows; past that: field "other" */
+
+/* Refusals (Error replies, HTTP 4xx) by where, code and field: metrics.c counts them. */
+typedef struct metric_refusal {
+    const char *socket; /* "control", "units", "http" (static strings) */
+    int code;           /* a cd_code_t */
+    char field[CD_ERROR_FIELD_MAX];
+    unsigned long n;
+} metric_refusal_t;
 
 struct server {
     uv_loop_t *loop;
@@ -29,6 +38,8 @@ struct server {
     http_t *http;
     /* Metrics (metrics.c renders them). */
     unsigned long commands[METRIC_KINDS][METRIC_RESULTS];
+    metric_refusal_t refusals[METRIC_REFUSALS];
+    size_t n_refusals;
     unsigned long batch_size[METRIC_BUCKETS + 1], commit_ms[METRIC_BUCKETS + 1];
     unsigned long batches;
     double batch_events_sum, commit_seconds_sum;
@@ -101,6 +112,10 @@ char *metrics_render(const server_t *self);
 void metrics_observe_flush(server_t *self, size_t events);
 void metrics_observe_commit(server_t *self);
 void metrics_count_command(server_t *self, int body_case, int rc);
+/* Every refusal: socket "control" | "units" | "http", code a cd_code_t, field as in the
+ * Error ("" when none).  Fields are names from the code, never from the peer, so the label
+ * set stays small. */
+void metrics_count_refusal(server_t *self, const char *socket, int code, const char *field);
 
 /* Assignment changes for the units' tablets: rendered at flush, sent at commit. */
 void units_on_flush(server_t *self, const cd_event_log_t *events);

@@ -477,3 +477,8 @@ Codispatch__V1__Envelope *harness_send(harness_t *self, Codispatch__V1__Envelope
     ck_assert_ptr_nonnull(r);
     return r;
 }
+
+long harness_server_pid(const harness_t *self)
+{
+    return self->server > 0 ? (long)self->server : 0;
+}

@@ -98,4 +98,18 @@ int harness_sh(const char *cmdline, char **out);
 /* Path of a built program: "codispatch" -> build/bin/codispatch. */
 const char *harness_bin(const char *name);
 
+/* --- HTTP (harness_http.c) --- */
+
+/* GET path on harness_http(); returns the HTTP status (-1: no answer within 10 s) and the
+ * body (malloc'd, "" when none). */
+int harness_http_get(harness_t *self, const char *path, char **body);
+/* The value of a Prometheus sample in text, e.g.
+ * "codispatch_refusals_total{socket=\"control\",code=\"INVALID_ARGUMENT\",field=\"envelope\"}";
+ * 0 when the series is absent. */
+double harness_metric(const char *text, const char *series);
+/* harness_metric on a fresh GET /metrics (-1 when /metrics did not answer 200). */
+double harness_scrape(harness_t *self, const char *series);
+/* The running server's process id (0 when none). */
+long harness_server_pid(const harness_t *self);
+
 #endif
