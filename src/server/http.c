@@ -21,7 +21,9 @@
 #include "http_query.h"
 #include "server_priv.h"
 
-#define WS_QUEUE_MAX 2000 /* a client this far behind gets a fresh snapshot instead */
+/* A client this far behind (messages or bytes queued) gets a fresh snapshot instead. */
+#define WS_QUEUE_MAX       2000
+#define WS_QUEUE_MAX_BYTES (16u << 20)
 
 extern const struct cd_embedded_file cd_web[];
 extern const size_t cd_web_count;
@@ -42,7 +44,7 @@ typedef struct s_session {
     size_t body_len;
     /* WebSocket: queued messages. */
     s_msg_t *head, *tail;
-    size_t queued;
+    size_t queued, queued_bytes;
     struct s_session *next, *prev; /* the server's list of waiting or live sessions */
     bool listed;
 } s_session_t;
@@ -51,6 +53,7 @@ struct http {
     struct lws_context *ctx;
     s_session_t *sessions;
     size_t ws_clients;
+    unsigned long ws_resyncs; /* clients sent a snapshot for being too far behind */
 };
 
 static server_t *s_server; /* libwebsockets callbacks reach the server through this */
@@ -97,6 +100,7 @@ static void s_queue(s_session_t *s, const char *text, size_t len)
         s->head = m;
     s->tail = m;
     s->queued++;
+    s->queued_bytes += len;
 }
 
 static void s_drop_queue(s_session_t *s)
@@ -108,6 +112,7 @@ static void s_drop_queue(s_session_t *s)
     }
     s->tail = NULL;
     s->queued = 0;
+    s->queued_bytes = 0;
 }
 
 /* True when what the engine holds is all committed, so a snapshot shows only durable state. */
@@ -298,6 +303,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (!s->head)
             s->tail = NULL;
         s->queued--;
+        s->queued_bytes -= m->len;
         free(m);
         if (s->head)
             lws_callback_on_writable(wsi);
@@ -337,10 +343,11 @@ void http_broadcast(server_t *self, const char *json, int64_t seq)
     for (s_session_t *s = h->sessions; s; s = s->next) {
         if (!s->is_ws || s->want_snapshot)
             continue; /* its snapshot, still to come, will include this */
-        if (s->queued >= WS_QUEUE_MAX) {
+        if (s->queued >= WS_QUEUE_MAX || s->queued_bytes >= WS_QUEUE_MAX_BYTES) {
             /* Too far behind: start it over from a snapshot rather than queue without end. */
             s_drop_queue(s);
             s->want_snapshot = true;
+            h->ws_resyncs++;
             continue;
         }
         s_queue(s, json, len);
@@ -383,6 +390,17 @@ void http_finish(void)
 size_t http_ws_clients(const server_t *self)
 {
     return self->http ? self->http->ws_clients : 0;
+}
+
+void http_ws_queues(const server_t *self, size_t *max_queued, size_t *bytes, unsigned long *resyncs)
+{
+    *max_queued = *bytes = 0;
+    *resyncs = self->http ? self->http->ws_resyncs : 0;
+    for (s_session_t *s = self->http ? self->http->sessions : NULL; s; s = s->next) {
+        if (s->queued > *max_queued)
+            *max_queued = s->queued;
+        *bytes += s->queued_bytes;
+    }
 }
 
 int http_open(server_t *self, const char *address, char *err, size_t errlen)

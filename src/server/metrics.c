@@ -156,6 +156,23 @@ char *metrics_render(const server_t *self)
           "# HELP codispatch_websocket_clients Dashboards connected over WebSocket.\n"
           "# TYPE codispatch_websocket_clients gauge\ncodispatch_websocket_clients %zu\n",
           http_ws_clients(self));
+    size_t ws_max, ws_bytes;
+    unsigned long ws_resyncs;
+    http_ws_queues(self, &ws_max, &ws_bytes, &ws_resyncs);
+    s_add(&b,
+          "# HELP codispatch_websocket_queue_max The longest WebSocket send queue (messages).\n"
+          "# TYPE codispatch_websocket_queue_max gauge\ncodispatch_websocket_queue_max %zu\n"
+          "# HELP codispatch_websocket_queued_bytes Bytes waiting in all WebSocket queues.\n"
+          "# TYPE codispatch_websocket_queued_bytes gauge\n"
+          "codispatch_websocket_queued_bytes %zu\n"
+          "# HELP codispatch_websocket_resyncs_total Clients too far behind, sent a snapshot "
+          "instead.\n# TYPE codispatch_websocket_resyncs_total counter\n"
+          "codispatch_websocket_resyncs_total %lu\n",
+          ws_max, ws_bytes, ws_resyncs);
+    s_add(&b,
+          "# HELP codispatch_tablets_connected Tablets connected on the units socket.\n"
+          "# TYPE codispatch_tablets_connected gauge\ncodispatch_tablets_connected %zu\n",
+          units_connected(self));
     if (!up)
         return b.p;
 

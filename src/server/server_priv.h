@@ -89,6 +89,8 @@ int units_open(server_t *self, const char *endpoint, int heartbeat_ms, char *err
 void units_close(server_t *self);
 /* The endpoint the units socket is bound to ("" if none). */
 const char *units_endpoint(const server_t *self);
+/* Tablets connected now (links up). */
+size_t units_connected(const server_t *self);
 /* live.c: the XPUB stream; changes rendered at flush, published at commit. */
 int live_open(server_t *self, const char *endpoint, char *err, size_t errlen);
 void live_close(server_t *self);
@@ -106,6 +108,10 @@ void http_finish(void);
 void http_broadcast(server_t *self, const char *json, int64_t seq);
 void http_on_committed(server_t *self);
 size_t http_ws_clients(const server_t *self);
+/* The longest WebSocket queue (messages), all queued bytes, and how many times a client was
+ * too far behind and started over from a snapshot. */
+void http_ws_queues(const server_t *self, size_t *max_queued, size_t *bytes,
+                    unsigned long *resyncs);
 
 /* metrics.c: Prometheus text (malloc'd); the bucket bounds the histograms use. */
 char *metrics_render(const server_t *self);
