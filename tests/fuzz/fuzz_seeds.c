@@ -15,20 +15,65 @@ typedef Codispatch__V1__Envelope env_t;
 
 static const char *s_dir;
 
-static void s_write(const char *name, env_t *env)
+/* Every seed written, kept for the sessions of fuzz_session. */
+#define MAX_SEEDS 64
+static struct {
+    const char *name;
+    unsigned char *buf;
+    size_t len;
+} s_seeds[MAX_SEEDS];
+static int s_n;
+
+static void s_file(const char *dir, const char *name, const unsigned char *buf, size_t len)
 {
-    size_t len = codispatch__v1__envelope__get_packed_size(env);
-    unsigned char *buf = malloc(len ? len : 1);
-    codispatch__v1__envelope__pack(env, buf);
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", s_dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(buf, 1, len, f) != len) {
         perror(path);
         exit(1);
     }
     fclose(f);
-    free(buf);
+}
+
+static void s_write(const char *name, env_t *env)
+{
+    size_t len = codispatch__v1__envelope__get_packed_size(env);
+    unsigned char *buf = malloc(len ? len : 1);
+    codispatch__v1__envelope__pack(env, buf);
+    s_file(s_dir, name, buf, len);
+    if (s_n == MAX_SEEDS)
+        exit(1);
+    s_seeds[s_n].name = name;
+    s_seeds[s_n].buf = buf;
+    s_seeds[s_n++].len = len;
+}
+
+/* A session for fuzz_session: records "who:name" where who is c (console), m (MH-1), v
+ * (VAN-1) or s (SOB-1), optionally followed by a digit: that many minutes pass first. */
+static void s_session(const char *dir, const char *file, const char *const *steps, int n)
+{
+    unsigned char out[8192];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *colon = strchr(steps[i], ':');
+        unsigned who = steps[i][0] == 'm' ? 1 : steps[i][0] == 'v' ? 2 : steps[i][0] == 's' ? 3 : 0;
+        if (steps[i][1] >= '0' && steps[i][1] <= '9')
+            who |= (unsigned)((steps[i][1] - '0') * 4) << 2; /* 4 x 15 s per minute */
+        int k = 0;
+        while (k < s_n && strcmp(s_seeds[k].name, colon + 1) != 0)
+            k++;
+        if (k == s_n) {
+            fprintf(stderr, "no seed %s\n", colon + 1);
+            exit(1);
+        }
+        out[len++] = (unsigned char)who;
+        out[len++] = (unsigned char)(s_seeds[k].len & 0xff);
+        out[len++] = (unsigned char)(s_seeds[k].len >> 8);
+        memcpy(out + len, s_seeds[k].buf, s_seeds[k].len);
+        len += s_seeds[k].len;
+    }
+    s_file(dir, file, out, len);
 }
 
 static env_t s_env(const char *rid)
@@ -42,8 +87,8 @@ static env_t s_env(const char *rid)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: fuzz_seeds DIR\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: fuzz_seeds ENVELOPE_DIR [SESSION_DIR]\n");
         return 2;
     }
     s_dir = argv[1];
@@ -291,5 +336,24 @@ int main(int argc, char **argv)
     /* No body at all. */
     e = s_env("seed-empty");
     s_write("no_body", &e);
+
+    if (argc == 3) {
+        const char *lifecycle[] = {"m:ack",      "m:status_update", "m1:position",
+                                   "c:add_note", "c:recommend",     "c:close_call"};
+        s_session(argv[2], "lifecycle", lifecycle, 6);
+        const char *decline[] = {"m:decline", "c:dispatch_auto", "c:dispatch",
+                                 "v:ack",     "c:list_alerts",   "c:cancel_call"};
+        s_session(argv[2], "decline_reoffer", decline, 6);
+        const char *timeout[] = {"c2:status", "c9:list_alerts", "c9:recommend", "c:dispatch",
+                                 "c9:snapshot"};
+        s_session(argv[2], "ack_timeout", timeout, 5);
+        const char *roster[] = {"c:add_unit",   "c:update_unit",   "c:remove_unit",
+                                "c:set_plan",   "c:set_plan_flag", "c:create_call",
+                                "c:list_units", "c:list_plans"};
+        s_session(argv[2], "roster_plans", roster, 8);
+        const char *hello[] = {"s:hello",           "s:ack",          "m:hello", "m:ack",
+                               "c:create_call_bad", "c:garbage_never"};
+        s_session(argv[2], "tablets", hello, 5);
+    }
     return 0;
 }
