@@ -13,7 +13,7 @@ codispatch_install_deps
 seconds="${1:-300}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_envelope fuzz_session fuzz_plan_groups fuzz_http_query fuzz_sim_csv)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_envelope fuzz_session fuzz_plan_groups fuzz_http_query fuzz_sim_csv fuzz_cli_reply)
 
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODISPATCH_FUZZ=ON \
     -DCODISPATCH_TESTS=OFF >/dev/null

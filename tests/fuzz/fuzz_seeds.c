@@ -5,6 +5,7 @@
  *      build-fuzz/fuzz/fuzz_seeds tests/fuzz/corpus/fuzz_envelope
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,8 @@ static env_t s_env(const char *rid)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: fuzz_seeds ENVELOPE_DIR [SESSION_DIR]\n");
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: fuzz_seeds ENVELOPE_DIR [SESSION_DIR [CLI_REPLY_DIR]]\n");
         return 2;
     }
     s_dir = argv[1];
@@ -354,6 +355,40 @@ int main(int argc, char **argv)
         const char *hello[] = {"s:hello",           "s:ack",          "m:hello", "m:ack",
                                "c:create_call_bad", "c:garbage_never"};
         s_session(argv[2], "tablets", hello, 5);
+    }
+    if (argc == 4) {
+        /* Replies with extreme numbers, for the CLI's printers (fuzz_cli_reply). */
+        s_dir = argv[3];
+        Codispatch__V1__Assignment as = CODISPATCH__V1__ASSIGNMENT__INIT;
+        as.assignment_id = "A-000001";
+        as.unit_id = "MH-1";
+        as.has_plan_group = as.has_offered_ms = as.has_acked_ms = as.has_eta_s = true;
+        as.plan_group = -2147483647 - 1;
+        as.offered_ms = INT64_MIN;
+        as.acked_ms = INT64_MAX;
+        as.eta_s = UINT32_MAX;
+        Codispatch__V1__Assignment *asp[] = {&as};
+        Codispatch__V1__Call call = CODISPATCH__V1__CALL__INIT;
+        call.call_id = "C-000001";
+        call.type = "other";
+        call.has_created_ms = call.has_pending_since_ms = call.has_status = true;
+        call.created_ms = INT64_MIN;
+        call.pending_since_ms = INT64_MIN;
+        call.status = CODISPATCH__V1__CALL_STATUS__CALL_PENDING;
+        call.n_assignments = 1;
+        call.assignments = asp;
+        e = s_env("seed-extreme-call");
+        e.body_case = CODISPATCH__V1__ENVELOPE__BODY_CALL;
+        e.call = &call;
+        s_write("extreme_call", &e);
+        Codispatch__V1__Unit unit = CODISPATCH__V1__UNIT__INIT;
+        unit.unit_id = "MH-1";
+        unit.has_status_ms = true;
+        unit.status_ms = INT64_MIN;
+        e = s_env("seed-extreme-unit");
+        e.body_case = CODISPATCH__V1__ENVELOPE__BODY_UNIT;
+        e.unit = &unit;
+        s_write("extreme_unit", &e);
     }
     return 0;
 }

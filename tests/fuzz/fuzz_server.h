@@ -37,6 +37,18 @@ static void fz_check_error(const cd_error_t *err)
 
 static void fz_check_packed(uint8_t *buf, size_t len)
 {
+    /* FUZZ_REPLY_DIR=dir saves every reply: the seeds of fuzz_cli_reply. */
+    static int saved;
+    const char *dir = getenv("FUZZ_REPLY_DIR");
+    if (dir) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/reply-%03d", dir, saved++);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(buf, 1, len, f);
+            fclose(f);
+        }
+    }
     Codispatch__V1__Envelope *back = codispatch__v1__envelope__unpack(NULL, len, buf);
     if (!back) {
         fprintf(stderr, "a reply we packed (%zu bytes) does not decode\n", len);

@@ -193,7 +193,7 @@ int cmd_alerts(const cli_t *cli, int argc, char **argv)
     for (size_t i = 0; !cli->json && i < l->n_alerts; i++) {
         const Codispatch__V1__Alert *a = l->alerts[i];
         char age[16];
-        cli_format_duration((now - a->raised_ms) / 1000, age, sizeof age);
+        cli_format_duration(cli_age_s(now, a->raised_ms), age, sizeof age);
         printf("%-5llu %-18s %-10s %-12s %6s %s\n", (unsigned long long)a->alert_no,
                a->kind ? a->kind : "", a->call_id && *a->call_id ? a->call_id : "-",
                a->unit_id && *a->unit_id ? a->unit_id : "-", age, a->message ? a->message : "");
