@@ -224,6 +224,33 @@ START_TEST(dashboard_that_never_reads)
 }
 END_TEST
 
+/* HTTP clients that send half a request and wait: the rest are still served. */
+START_TEST(http_clients_that_stall)
+{
+    enum { STALLED = 100 };
+    const char *addr = harness_http(h), *colon = strrchr(addr, ':');
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fds[STALLED];
+    for (int i = 0; i < STALLED; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        const char half[] = "GET /api/snapshot HTTP/1.1\r\nHost: localhost\r\n";
+        ck_assert_int_eq(write(fds[i], half, sizeof half - 1), (ssize_t)(sizeof half - 1));
+    }
+    for (int i = 0; i < 3; i++) {
+        char *body;
+        ck_assert_int_eq(harness_http_get(h, "/healthz", &body), 200);
+        free(body);
+        ck_assert_int_eq(harness_http_get(h, "/metrics", &body), 200);
+        free(body);
+        s_answered("while HTTP clients stall");
+    }
+    for (int i = 0; i < STALLED; i++)
+        close(fds[i]);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ stream subscribers */
 
 START_TEST(subscriber_that_never_reads)
@@ -553,6 +580,7 @@ int main(void)
     tcase_add_test(tc, half_a_multipart_message);
     tcase_add_test(tc, tablets_that_vanish);
     tcase_add_test(tc, dashboard_that_never_reads);
+    tcase_add_test(tc, http_clients_that_stall);
     tcase_add_test(tc, subscriber_that_never_reads);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
