@@ -25,11 +25,15 @@ static struct {
 } s_seeds[MAX_SEEDS];
 static int s_n;
 
+static int s_prefix = -1; /* a leading byte for fuzz_cli_reply's seeds; -1 none */
+
 static void s_file(const char *dir, const char *name, const unsigned char *buf, size_t len)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
+    if (f && s_prefix >= 0)
+        fputc(s_prefix, f);
     if (!f || fwrite(buf, 1, len, f) != len) {
         perror(path);
         exit(1);
@@ -359,6 +363,7 @@ int main(int argc, char **argv)
     if (argc == 4) {
         /* Replies with extreme numbers, for the CLI's printers (fuzz_cli_reply). */
         s_dir = argv[3];
+        s_prefix = 0;
         Codispatch__V1__Assignment as = CODISPATCH__V1__ASSIGNMENT__INIT;
         as.assignment_id = "A-000001";
         as.unit_id = "MH-1";
@@ -367,7 +372,9 @@ int main(int argc, char **argv)
         as.offered_ms = INT64_MIN;
         as.acked_ms = INT64_MAX;
         as.eta_s = UINT32_MAX;
-        Codispatch__V1__Assignment *asp[] = {&as};
+        Codispatch__V1__Assignment as2 = as;
+        as2.plan_group = 2147483647;
+        Codispatch__V1__Assignment *asp[] = {&as, &as2};
         Codispatch__V1__Call call = CODISPATCH__V1__CALL__INIT;
         call.call_id = "C-000001";
         call.type = "other";
@@ -375,7 +382,7 @@ int main(int argc, char **argv)
         call.created_ms = INT64_MIN;
         call.pending_since_ms = INT64_MIN;
         call.status = CODISPATCH__V1__CALL_STATUS__CALL_PENDING;
-        call.n_assignments = 1;
+        call.n_assignments = 2;
         call.assignments = asp;
         e = s_env("seed-extreme-call");
         e.body_case = CODISPATCH__V1__ENVELOPE__BODY_CALL;
@@ -389,6 +396,19 @@ int main(int argc, char **argv)
         e.body_case = CODISPATCH__V1__ENVELOPE__BODY_UNIT;
         e.unit = &unit;
         s_write("extreme_unit", &e);
+        Codispatch__V1__Candidate cand = CODISPATCH__V1__CANDIDATE__INIT;
+        cand.unit_id = "MH-1";
+        cand.has_plan_group = true;
+        cand.plan_group = 2147483647;
+        Codispatch__V1__Candidate *candp[] = {&cand};
+        Codispatch__V1__Recommendation rec = CODISPATCH__V1__RECOMMENDATION__INIT;
+        rec.plan = "mh_team;apru";
+        rec.n_candidates = 1;
+        rec.candidates = candp;
+        e = s_env("seed-extreme-rec");
+        e.body_case = CODISPATCH__V1__ENVELOPE__BODY_RECOMMENDATION;
+        e.recommendation = &rec;
+        s_write("extreme_recommendation", &e);
     }
     return 0;
 }

@@ -35,20 +35,27 @@ static void fz_check_error(const cd_error_t *err)
     }
 }
 
-static void fz_check_packed(uint8_t *buf, size_t len)
+/* FUZZ_REPLY_DIR=dir saves every reply and stream change, with the leading byte
+ * fuzz_cli_reply reads (0: a reply; 1 and 3: a stream change, text and JSON): its seeds. */
+static void fz_save(uint8_t kind, const uint8_t *buf, size_t len)
 {
-    /* FUZZ_REPLY_DIR=dir saves every reply: the seeds of fuzz_cli_reply. */
     static int saved;
     const char *dir = getenv("FUZZ_REPLY_DIR");
-    if (dir) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/reply-%03d", dir, saved++);
-        FILE *f = fopen(path, "wb");
-        if (f) {
-            fwrite(buf, 1, len, f);
-            fclose(f);
-        }
+    if (!dir)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/server-%03d", dir, saved++);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputc(kind, f);
+        fwrite(buf, 1, len, f);
+        fclose(f);
     }
+}
+
+static void fz_check_packed(uint8_t *buf, size_t len)
+{
+    fz_save(0, buf, len);
     Codispatch__V1__Envelope *back = codispatch__v1__envelope__unpack(NULL, len, buf);
     if (!back) {
         fprintf(stderr, "a reply we packed (%zu bytes) does not decode\n", len);
@@ -168,6 +175,7 @@ static void fz_render(server_t *server, const cd_event_log_t *log)
     for (size_t i = 0; i < log->len; i++) {
         uint8_t *change = wire_pack_change(&log->items[i], server->engine, server_now_ms(), &len);
         if (change) {
+            fz_save(i % 2 ? 1 : 3, change, len);
             Codispatch__V1__StreamChange *back =
                 codispatch__v1__stream_change__unpack(NULL, len, change);
             if (!back) {

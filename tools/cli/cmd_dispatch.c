@@ -57,7 +57,7 @@ static void s_print_recommendation(const Codispatch__V1__Recommendation *r)
             char text[256];
             s_group_text(r->plan, group, text, sizeof text);
             if (several && group >= 0)
-                printf("%sgroup %d: %s\n", i ? "\n" : "", group + 1, text);
+                printf("%sgroup %lld: %s\n", i ? "\n" : "", (long long)group + 1, text);
             else if (several)
                 printf("%sextra units\n", i ? "\n" : "");
             if (several || i == 0)
