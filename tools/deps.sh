@@ -6,6 +6,7 @@ set -euo pipefail
 # Build and runtime libraries (the -dev packages pull in their runtime halves).
 CODISPATCH_PACKAGES=(
     cmake pkg-config make gcc
+    clang libfuzzer-14-dev libclang-rt-14-dev
     libuv1-dev libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
     libpq-dev libcjson-dev uthash-dev check
     libwebsockets-dev libwebsockets-evlib-uv

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # ./tools/test.sh — installs what is missing, builds with AddressSanitizer and UBSan into
 # build/ (Debug), and runs every suite with ctest.  Extra arguments go to ctest (e.g. -R engine).
+# Then, when no arguments were given, a short libFuzzer run of every fuzz target
+# (tools/fuzz.sh, CODISPATCH_FUZZ_SECONDS each, default 20; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
@@ -15,5 +17,10 @@ cmake --build build -j "$(nproc)"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-cd build
-ctest --output-on-failure -j 2 --timeout 600 "$@"
+(cd build && ctest --output-on-failure -j 2 --timeout 600 "$@")
+
+fuzz_seconds="${CODISPATCH_FUZZ_SECONDS:-20}"
+if [ $# -eq 0 ] && [ "$fuzz_seconds" != 0 ]; then
+    # Its own build (clang, build-fuzz/) and its own sanitizer options.
+    env -u ASAN_OPTIONS -u UBSAN_OPTIONS ./tools/fuzz.sh "$fuzz_seconds"
+fi

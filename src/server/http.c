@@ -27,9 +27,12 @@
 
 #include "cd_embedded.h"
 #include "reports.h"
+#include "http_query.h"
 #include "server_priv.h"
 
-#define WS_QUEUE_MAX 2000 /* a client this far behind gets a fresh snapshot instead */
+/* A client this far behind (messages or bytes queued) gets a fresh snapshot instead. */
+#define WS_QUEUE_MAX       2000
+#define WS_QUEUE_MAX_BYTES (16u << 20)
 
 extern const struct cd_embedded_file cd_web[];
 extern const size_t cd_web_count;
@@ -64,7 +67,7 @@ typedef struct s_session {
     size_t body_len;
     /* WebSocket: queued messages. */
     s_msg_t *head, *tail;
-    size_t queued;
+    size_t queued, queued_bytes;
     struct s_session *next, *prev; /* the server's list of waiting or live sessions */
     bool listed;
     char *set_cookie; /* a token that came in the URL: remembered by the browser (malloc'd) */
@@ -74,6 +77,7 @@ struct http {
     struct lws_context *ctx;
     s_session_t *sessions;
     size_t ws_clients;
+    unsigned long ws_resyncs; /* clients sent a snapshot for being too far behind */
 };
 
 static server_t *s_server; /* libwebsockets callbacks reach the server through this */
@@ -142,6 +146,7 @@ static void s_queue_frame(s_session_t *s, s_frame_t *f)
         s->head = m;
     s->tail = m;
     s->queued++;
+    s->queued_bytes += f->len;
 }
 
 static void s_queue(s_session_t *s, const char *text, size_t len)
@@ -156,6 +161,7 @@ static void s_pop(s_session_t *s)
     if (!s->head)
         s->tail = NULL;
     s->queued--;
+    s->queued_bytes -= m->frame->len;
     if (--m->frame->refs == 0)
         free(m->frame);
     free(m);
@@ -307,6 +313,13 @@ static char *s_json_error(const char *field, const char *message)
 
 static int s_error(struct lws *wsi, s_session_t *s, unsigned status, const cd_error_t *err)
 {
+    /* Counted under the report parameters' own names only: any other name came from the peer. */
+    static const char *const known[] = {"from", "to", "by", "format", "kind", ""};
+    const char *field = "query";
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(err->field, known[i]) == 0)
+            field = known[i];
+    metrics_count_refusal(s_server, "http", err->code, field);
     char *text = s_json_error(err->field, err->message);
     return s_respond(wsi, s, status, "application/json", text, strlen(text));
 }
@@ -331,19 +344,22 @@ static void s_on_report(void *arg, const report_table_t *t, const cd_error_t *er
               strlen(body));
 }
 
-/* /api/reports/KIND?from=&to=&by=&format=json|csv */
-static int s_api_report(struct lws *wsi, s_session_t *s, const char *kind)
+/* /api/reports/KIND?from=&to=&by=&format=json|csv (query already checked by http_query) */
+static int s_api_report(struct lws *wsi, s_session_t *s, const char *kind,
+                        const http_query_t *query)
 {
     server_t *self = s_server;
-    char a[4][96];
-    static const char *const names[] = {"from=", "to=", "by=", "format="};
+    static const char *const allowed[] = {"from", "to", "by", "format", "token", NULL};
+    static const char *const names[] = {"from", "to", "by", "format"};
     const char *v[4];
     for (int i = 0; i < 4; i++) {
-        v[i] = lws_get_urlarg_by_name(wsi, names[i], a[i], (int)sizeof a[i]);
+        v[i] = http_query_get(query, names[i]);
         if (!v[i])
             v[i] = "";
     }
     cd_error_t err;
+    if (http_query_only(query, allowed, &err) != CD_OK)
+        return s_error(wsi, s, 400, &err);
     report_query_t q;
     if (report_query_check(kind, v[0], v[1], v[2], &q, &err) != CD_OK)
         return s_error(wsi, s, 400, &err);
@@ -366,10 +382,38 @@ static int s_api_report(struct lws *wsi, s_session_t *s, const char *kind)
     return 0; /* answered when PostgreSQL answers */
 }
 
+/* Reads and checks the query parameters (lws hands them over percent-decoded, one fragment
+ * per '&').  No path takes parameters yet; a malformed query is refused on every path. */
+static int s_query(struct lws *wsi, http_query_t *q, cd_error_t *err)
+{
+    http_query_init(q);
+    char frag[HTTP_QUERY_KEY_MAX + HTTP_QUERY_VALUE_MAX + 2];
+    for (int i = 0;; i++) {
+        if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) >= (int)sizeof frag)
+            return cd_error_set(err, CD_EINVAL, "query",
+                                "a query parameter is longer than %d bytes", (int)sizeof frag - 1);
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            return CD_OK; /* no fragment i: the end */
+        int rc = http_query_add(q, frag, (size_t)n, err);
+        if (rc != CD_OK)
+            return rc;
+    }
+}
+
 static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
 {
     server_t *self = s_server;
     s->wsi = wsi;
+    http_query_t query;
+    cd_error_t qerr;
+    if (s_query(wsi, &query, &qerr) != CD_OK) {
+        /* The parameter's name came from the peer: the metric says only "query". */
+        metrics_count_refusal(self, "http", qerr.code, "query");
+        char text[CD_ERROR_MESSAGE_MAX + 2];
+        snprintf(text, sizeof text, "%s\n", qerr.message);
+        return s_text(wsi, s, 400, "text/plain", text);
+    }
     if (strcmp(uri, "/healthz") == 0)
         return s_text(wsi, s, 200, "text/plain", "ok\n");
     if (strcmp(uri, "/readyz") == 0) {
@@ -402,7 +446,7 @@ static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
         return s_respond(wsi, s, 200, "application/json", text, strlen(text));
     }
     if (strncmp(uri, "/api/reports/", 13) == 0)
-        return s_api_report(wsi, s, uri + 13);
+        return s_api_report(wsi, s, uri + 13, &query);
     const char *name = strcmp(uri, "/") == 0          ? "index.html"
                        : strcmp(uri, "/reports") == 0 ? "reports.html"
                                                       : uri + 1;
@@ -412,6 +456,7 @@ static int s_http(struct lws *wsi, s_session_t *s, const char *uri)
             memcpy(copy, cd_web[i].data, cd_web[i].size);
             return s_respond(wsi, s, 200, s_content_type(name), copy, cd_web[i].size);
         }
+    metrics_count_refusal(self, "http", CD_ENOTFOUND, "path");
     return s_text(wsi, s, 404, "text/plain", "not found\n");
 }
 
@@ -524,10 +569,11 @@ void http_broadcast(server_t *self, const char *json, int64_t seq)
     for (s_session_t *s = h->sessions; s; s = s->next) {
         if (!s->is_ws || s->want_snapshot)
             continue; /* its snapshot, still to come, will include this */
-        if (s->queued >= WS_QUEUE_MAX) {
+        if (s->queued >= WS_QUEUE_MAX || s->queued_bytes >= WS_QUEUE_MAX_BYTES) {
             /* Too far behind: start it over from a snapshot rather than queue without end. */
             s_drop_queue(s);
             s->want_snapshot = true;
+            h->ws_resyncs++;
             continue;
         }
         s_queue_frame(s, f);
@@ -572,6 +618,17 @@ void http_finish(void)
 size_t http_ws_clients(const server_t *self)
 {
     return self->http ? self->http->ws_clients : 0;
+}
+
+void http_ws_queues(const server_t *self, size_t *max_queued, size_t *bytes, unsigned long *resyncs)
+{
+    *max_queued = *bytes = 0;
+    *resyncs = self->http ? self->http->ws_resyncs : 0;
+    for (s_session_t *s = self->http ? self->http->sessions : NULL; s; s = s->next) {
+        if (s->queued > *max_queued)
+            *max_queued = s->queued;
+        *bytes += s->queued_bytes;
+    }
 }
 
 int http_open(server_t *self, const char *address, char *err, size_t errlen)

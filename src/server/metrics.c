@@ -49,6 +49,34 @@ void metrics_count_command(server_t *self, int body_case, int rc)
         self->commands[body_case][result]++;
 }
 
+static metric_refusal_t *s_refusal(server_t *self, const char *socket, int code, const char *field)
+{
+    for (size_t i = 0; i < self->n_refusals; i++)
+        if (self->refusals[i].code == code && strcmp(self->refusals[i].socket, socket) == 0 &&
+            strcmp(self->refusals[i].field, field) == 0)
+            return &self->refusals[i];
+    return NULL;
+}
+
+void metrics_count_refusal(server_t *self, const char *socket, int code, const char *field)
+{
+    field = field ? field : "";
+    metric_refusal_t *r = s_refusal(self, socket, code, field);
+    if (!r && self->n_refusals >= METRIC_REFUSALS - 1) {
+        field = "other"; /* keep the table bounded: new fields share one row */
+        r = s_refusal(self, socket, code, field);
+    }
+    if (!r && self->n_refusals < METRIC_REFUSALS) {
+        r = &self->refusals[self->n_refusals++];
+        r->socket = socket;
+        r->code = code;
+        cd_copy(r->field, sizeof r->field, field);
+    }
+    if (!r)
+        r = &self->refusals[METRIC_REFUSALS - 1];
+    r->n++;
+}
+
 typedef struct s_buf {
     char *p;
     size_t len, cap;
@@ -106,6 +134,12 @@ char *metrics_render(const server_t *self)
             s_add(&b, "codispatch_commands_total{kind=\"%s\",result=\"%s\"} %lu\n",
                   wire_body_name(&probe), r == 0 ? "ok" : cd_code_name(-r), self->commands[k][r]);
         }
+    s_add(&b, "# HELP codispatch_refusals_total Requests refused (Error replies, HTTP 4xx) by "
+              "socket, code and field.\n# TYPE codispatch_refusals_total counter\n");
+    for (size_t i = 0; i < self->n_refusals; i++)
+        s_add(&b, "codispatch_refusals_total{socket=\"%s\",code=\"%s\",field=\"%s\"} %lu\n",
+              self->refusals[i].socket, cd_code_name(self->refusals[i].code),
+              self->refusals[i].field, self->refusals[i].n);
     s_histogram(&b, "codispatch_batch_events", "Events per committed batch (group commit).",
                 self->batch_size, s_size_le, 1, self->batch_events_sum, self->batches);
     s_histogram(&b, "codispatch_commit_seconds", "Time from sending a batch to its COMMIT.",
@@ -122,6 +156,23 @@ char *metrics_render(const server_t *self)
           "# HELP codispatch_websocket_clients Dashboards connected over WebSocket.\n"
           "# TYPE codispatch_websocket_clients gauge\ncodispatch_websocket_clients %zu\n",
           http_ws_clients(self));
+    size_t ws_max, ws_bytes;
+    unsigned long ws_resyncs;
+    http_ws_queues(self, &ws_max, &ws_bytes, &ws_resyncs);
+    s_add(&b,
+          "# HELP codispatch_websocket_queue_max The longest WebSocket send queue (messages).\n"
+          "# TYPE codispatch_websocket_queue_max gauge\ncodispatch_websocket_queue_max %zu\n"
+          "# HELP codispatch_websocket_queued_bytes Bytes waiting in all WebSocket queues.\n"
+          "# TYPE codispatch_websocket_queued_bytes gauge\n"
+          "codispatch_websocket_queued_bytes %zu\n"
+          "# HELP codispatch_websocket_resyncs_total Clients too far behind, sent a snapshot "
+          "instead.\n# TYPE codispatch_websocket_resyncs_total counter\n"
+          "codispatch_websocket_resyncs_total %lu\n",
+          ws_max, ws_bytes, ws_resyncs);
+    s_add(&b,
+          "# HELP codispatch_tablets_connected Tablets connected on the units socket.\n"
+          "# TYPE codispatch_tablets_connected gauge\ncodispatch_tablets_connected %zu\n",
+          units_connected(self));
     if (!up)
         return b.p;
 

@@ -37,6 +37,9 @@ void server_reply_error(server_t *self, const route_t *to, const char *request_i
 {
     size_t len;
     self->errors_out++;
+    /* The only two ROUTER sockets that answer with Envelopes. */
+    metrics_count_refusal(self, to->sock == self->control ? "control" : "units", err->code,
+                          err->field);
     uint8_t *buf =
         wire_pack_error(request_id, (uint64_t)store_committed_seq(self->store), err, &len);
     if (required <= store_committed_seq(self->store)) {

@@ -18,9 +18,18 @@ typedef struct live live_t;       /* live.c */
 typedef struct http http_t;       /* http.c */
 typedef struct reports reports_t; /* reports.c */
 
-#define METRIC_KINDS   128 /* Envelope body cases */
-#define METRIC_RESULTS 10  /* 0 ok, then -cd_code_t */
-#define METRIC_BUCKETS 12
+#define METRIC_KINDS    128 /* Envelope body cases */
+#define METRIC_RESULTS  10  /* 0 ok, then -cd_code_t */
+#define METRIC_BUCKETS  12
+#define METRIC_REFUSALS 96 /* distinct (socket, code, field) rows; past that: field "other" */
+
+/* Refusals (Error replies, HTTP 4xx) by where, code and field: metrics.c counts them. */
+typedef struct metric_refusal {
+    const char *socket; /* "control", "units", "http" (static strings) */
+    int code;           /* a cd_code_t */
+    char field[CD_ERROR_FIELD_MAX];
+    unsigned long n;
+} metric_refusal_t;
 
 struct server {
     uv_loop_t *loop;
@@ -33,6 +42,8 @@ struct server {
     reports_t *reports;   /* a second connection for reports, export and demographics */
     /* Metrics (metrics.c renders them). */
     unsigned long commands[METRIC_KINDS][METRIC_RESULTS];
+    metric_refusal_t refusals[METRIC_REFUSALS];
+    size_t n_refusals;
     unsigned long batch_size[METRIC_BUCKETS + 1], commit_ms[METRIC_BUCKETS + 1];
     unsigned long batches;
     double batch_events_sum, commit_seconds_sum;
@@ -90,6 +101,8 @@ int units_open(server_t *self, const char *endpoint, int heartbeat_ms, char *err
 void units_close(server_t *self);
 /* The endpoint the units socket is bound to ("" if none). */
 const char *units_endpoint(const server_t *self);
+/* Tablets connected now (links up). */
+size_t units_connected(const server_t *self);
 /* live.c: the XPUB stream; changes rendered at flush, published at commit. */
 int live_open(server_t *self, const char *endpoint, char *err, size_t errlen);
 void live_close(server_t *self);
@@ -107,12 +120,20 @@ void http_finish(void);
 void http_broadcast(server_t *self, const char *json, int64_t seq);
 void http_on_committed(server_t *self);
 size_t http_ws_clients(const server_t *self);
+/* The longest WebSocket queue (messages), all queued bytes, and how many times a client was
+ * too far behind and started over from a snapshot. */
+void http_ws_queues(const server_t *self, size_t *max_queued, size_t *bytes,
+                    unsigned long *resyncs);
 
 /* metrics.c: Prometheus text (malloc'd); the bucket bounds the histograms use. */
 char *metrics_render(const server_t *self);
 void metrics_observe_flush(server_t *self, size_t events);
 void metrics_observe_commit(server_t *self);
 void metrics_count_command(server_t *self, int body_case, int rc);
+/* Every refusal: socket "control" | "units" | "http", code a cd_code_t, field as in the
+ * Error ("" when none).  Fields are names from the code, never from the peer, so the label
+ * set stays small. */
+void metrics_count_refusal(server_t *self, const char *socket, int code, const char *field);
 
 /* Assignment changes for the units' tablets: rendered at flush, sent at commit. */
 void units_on_flush(server_t *self, const cd_event_log_t *events);

@@ -240,6 +240,14 @@ const char *units_endpoint(const server_t *self)
     return self->units && self->units->sock ? zsock_endpoint(self->units->sock) : "";
 }
 
+size_t units_connected(const server_t *self)
+{
+    size_t n = 0;
+    for (unit_link_t *l = self->units ? self->units->by_unit : NULL; l; l = l->hh.next)
+        n += l->connected;
+    return n;
+}
+
 void units_close(server_t *self)
 {
     units_t *u = self->units;

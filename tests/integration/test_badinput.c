@@ -248,6 +248,122 @@ START_TEST(req_socket_is_answered)
 }
 END_TEST
 
+/* The refusals_total series for one socket, code and field. */
+static double s_refusals(const char *socket, const char *code, const char *field)
+{
+    char series[256];
+    snprintf(series, sizeof series,
+             "codispatch_refusals_total{socket=\"%s\",code=\"%s\",field=\"%s\"}", socket, code,
+             field);
+    double v = harness_scrape(h, series);
+    ck_assert_msg(v >= 0, "/metrics did not answer");
+    return v;
+}
+
+/* One raw frame to the units endpoint; returns the Error reply. */
+static Codispatch__V1__Envelope *s_units_raw(const void *data, size_t len)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(s, harness_units(h));
+    zmq_send(s, data, len, 0);
+    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
+    ck_assert_int_eq(zmq_poll(&it, 1, 5000), 1);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    zmq_msg_recv(&msg, s, 0);
+    Codispatch__V1__Envelope *env =
+        codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    ck_assert_ptr_nonnull(env);
+    ck_assert_int_eq(env->body_case, CODISPATCH__V1__ENVELOPE__BODY_ERROR);
+    return env;
+}
+
+/* Every refusal is counted in /metrics by socket, code and field: undecodable, oversized,
+ * multi-frame, wrong version, no body, a bad field, both sockets, and bad HTTP queries. */
+START_TEST(refusals_are_counted)
+{
+    double garbage0 = s_refusals("control", "INVALID_ARGUMENT", "envelope");
+    double version0 = s_refusals("control", "UNSUPPORTED_VERSION", "version");
+    double body0 = s_refusals("control", "INVALID_ARGUMENT", "body");
+    double type0 = s_refusals("control", "INVALID_ARGUMENT", "type");
+    double units_env0 = s_refusals("units", "INVALID_ARGUMENT", "envelope");
+    double units_auth0 = s_refusals("units", "UNAUTHENTICATED", "unit_id");
+    double query0 = s_refusals("http", "INVALID_ARGUMENT", "query");
+    double path0 = s_refusals("http", "NOT_FOUND", "path");
+
+    /* Control: undecodable, oversized (64 KiB < n < 1 MiB) and three frames: "envelope". */
+    const char junk[] = "\xff\xff\xff";
+    cdc_envelope_free(s_raw_one(junk, 3));
+    size_t big_n = 100 * 1024;
+    char *big = calloc(1, big_n);
+    cdc_envelope_free(s_raw_one(big, big_n));
+    free(big);
+    const void *frames[] = {"a", "b", "c"};
+    size_t lens[] = {1, 1, 1}, rlen;
+    free(harness_raw(h, frames, lens, 3, &rlen, 5000));
+    /* Wrong version; no body. */
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__StatusRequest st = CODISPATCH__V1__STATUS_REQUEST__INIT;
+    env.has_version = true;
+    env.version = 7;
+    env.request_id = "count-v7";
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS;
+    env.status = &st;
+    size_t len;
+    uint8_t *buf = s_pack(&env, &len);
+    cdc_envelope_free(s_raw_one(buf, len));
+    free(buf);
+    env.version = 1;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY__NOT_SET;
+    buf = s_pack(&env, &len);
+    cdc_envelope_free(s_raw_one(buf, len));
+    free(buf);
+    /* A bad field of a command. */
+    Codispatch__V1__Envelope *r = harness_create_call(h, NULL, "Not A Type", 3, 34, -118);
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__INVALID_ARGUMENT);
+    cdc_envelope_free(r);
+    /* Units: garbage, and a tablet request before Hello. */
+    cdc_envelope_free(s_units_raw(junk, 3));
+    Codispatch__V1__Ack ack = CODISPATCH__V1__ACK__INIT;
+    env.request_id = "count-ack";
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    buf = s_pack(&env, &len);
+    Codispatch__V1__Envelope *e = s_units_raw(buf, len);
+    ck_assert_int_eq(e->error->code, CODISPATCH__V1__CODE__UNAUTHENTICATED);
+    cdc_envelope_free(e);
+    free(buf);
+    /* HTTP: a malformed query (a parameter named twice, one without a name) and a 404. */
+    char *body;
+    ck_assert_int_eq(harness_http_get(h, "/metrics?a=1&a=2", &body), 400);
+    ck_assert_msg(strstr(body, "a is given more than once"), "400 body: %s", body);
+    free(body);
+    ck_assert_int_eq(harness_http_get(h, "/healthz?=x", &body), 400);
+    ck_assert_msg(strstr(body, "no name"), "400 body: %s", body);
+    free(body);
+    ck_assert_int_eq(harness_http_get(h, "/no-such-page", &body), 404);
+    free(body);
+    ck_assert_int_eq(harness_http_get(h, "/healthz?from=1&limit=10", &body), 200);
+    free(body);
+
+    ck_assert_double_eq(s_refusals("control", "INVALID_ARGUMENT", "envelope"), garbage0 + 3);
+    ck_assert_double_eq(s_refusals("control", "UNSUPPORTED_VERSION", "version"), version0 + 1);
+    ck_assert_double_eq(s_refusals("control", "INVALID_ARGUMENT", "body"), body0 + 1);
+    ck_assert_double_eq(s_refusals("control", "INVALID_ARGUMENT", "type"), type0 + 1);
+    ck_assert_double_eq(s_refusals("units", "INVALID_ARGUMENT", "envelope"), units_env0 + 1);
+    ck_assert_double_eq(s_refusals("units", "UNAUTHENTICATED", "unit_id"), units_auth0 + 1);
+    ck_assert_double_eq(s_refusals("http", "INVALID_ARGUMENT", "query"), query0 + 2);
+    ck_assert_double_eq(s_refusals("http", "NOT_FOUND", "path"), path0 + 1);
+    s_still_serving();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("badinput");
@@ -262,6 +378,7 @@ int main(void)
     tcase_add_test(tc, huge_frame_drops_only_that_peer);
     tcase_add_test(tc, flood_does_not_starve_others);
     tcase_add_test(tc, req_socket_is_answered);
+    tcase_add_test(tc, refusals_are_counted);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }

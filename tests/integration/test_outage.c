@@ -306,7 +306,7 @@ static int s_load_stop_and_check(long long calls_before)
 static int s_readyz(void)
 {
     char *body = NULL;
-    int st = harness_http_get(harness_http(h), "/readyz", &body);
+    int st = harness_http_get(h, "/readyz", &body);
     free(body);
     return st;
 }

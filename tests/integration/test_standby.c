@@ -49,7 +49,7 @@ static void s_sleep_ms(int ms)
 /* /readyz of an HTTP address: its status code. */
 static int s_readyz(const char *http, char **body)
 {
-    return harness_http_get(http, "/readyz", body);
+    return harness_http_get_at(http, "/readyz", body);
 }
 
 /* Waits until /readyz of http says 200; returns the milliseconds it took, or -1. */
@@ -70,7 +70,7 @@ static long long s_wait_ready(const char *http, int bound_ms)
 static void s_assert_standby_waiting(void)
 {
     char *body = NULL;
-    ck_assert_int_eq(harness_http_get(harness_standby_http(h), "/healthz", &body), 200);
+    ck_assert_int_eq(harness_http_get_at(harness_standby_http(h), "/healthz", &body), 200);
     free(body);
     ck_assert_int_eq(s_readyz(harness_standby_http(h), &body), 503);
     ck_assert_msg(strstr(body, "standby") != NULL, "readyz said: %s", body);

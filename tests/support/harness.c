@@ -374,7 +374,7 @@ int harness_start_standby(harness_t *self)
         if (!harness_standby_running(self))
             return -1;
         char *body = NULL;
-        int st = harness_http_get(self->s_http, "/healthz", &body);
+        int st = harness_http_get_at(self->s_http, "/healthz", &body);
         free(body);
         if (st == 200)
             return 0;
@@ -430,47 +430,9 @@ char *harness_standby_log(const harness_t *self)
     return buf;
 }
 
-int harness_http_get(const char *hostport, const char *path, char **body)
-{
-    *body = NULL;
-    const char *colon = strrchr(hostport, ':');
-    if (!colon)
-        return -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t got;
-    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    buf[len] = '\0';
-    int status = -1;
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        status = -1;
-    char *start = strstr(buf, "\r\n\r\n");
-    *body = strdup(start ? start + 4 : "");
-    free(buf);
-    return status;
-}
-
 long harness_server_pid(const harness_t *self)
 {
-    return (long)self->server;
+    return self->server > 0 ? (long)self->server : 0;
 }
 
 int harness_stop_server(harness_t *self, int sig)

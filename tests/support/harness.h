@@ -52,10 +52,6 @@ const char *harness_standby_units(const harness_t *self);
 const char *harness_standby_http(const harness_t *self);
 char *harness_standby_log(const harness_t *self);
 
-/* GET path from an HTTP address "127.0.0.1:PORT"; returns the status (-1 if no answer) and
- * the body (malloc'd). */
-int harness_http_get(const char *hostport, const char *path, char **body);
-
 int harness_stop_db(harness_t *self);
 int harness_start_db(harness_t *self);
 
@@ -136,4 +132,17 @@ int harness_sh(const char *cmdline, char **out);
 /* Path of a built program: "codispatch" -> build/bin/codispatch. */
 const char *harness_bin(const char *name);
 
+/* --- HTTP (harness_http.c) --- */
+
+/* GET path on harness_http(); returns the HTTP status (-1: no answer within 10 s) and the
+ * body (malloc'd, "" when none). */
+int harness_http_get(harness_t *self, const char *path, char **body);
+/* The same on another HTTP address "127.0.0.1:PORT" (a standby's). */
+int harness_http_get_at(const char *hostport, const char *path, char **body);
+/* The value of a Prometheus sample in text, e.g.
+ * "codispatch_refusals_total{socket=\"control\",code=\"INVALID_ARGUMENT\",field=\"envelope\"}";
+ * 0 when the series is absent. */
+double harness_metric(const char *text, const char *series);
+/* harness_metric on a fresh GET /metrics (-1 when /metrics did not answer 200). */
+double harness_scrape(harness_t *self, const char *series);
 #endif

@@ -132,6 +132,9 @@ void cli_print_unit_row(const Codispatch__V1__Unit *u, long long now_ms);
 void cli_format_time(long long ms, char *out, size_t cap);    /* 2024-05-01 14:02:11 PDT */
 void cli_format_clock(long long ms, char *out, size_t cap);   /* 14:02:11 */
 void cli_format_duration(long long s, char *out, size_t cap); /* 4m10s, 2h05m, 3d */
+/* Whole seconds from then_ms to now_ms, 0 if then is later; safe for any values a server
+ * sends (no overflow). */
+long long cli_age_s(long long now_ms, long long then_ms);
 void cli_join(char *const *items, size_t n, const char *sep, char *out, size_t cap);
 long long cli_now_ms(void);
 

@@ -57,7 +57,7 @@ static void s_print_recommendation(const Codispatch__V1__Recommendation *r)
             char text[256];
             s_group_text(r->plan, group, text, sizeof text);
             if (several && group >= 0)
-                printf("%sgroup %d: %s\n", i ? "\n" : "", group + 1, text);
+                printf("%sgroup %lld: %s\n", i ? "\n" : "", (long long)group + 1, text);
             else if (several)
                 printf("%sextra units\n", i ? "\n" : "");
             if (several || i == 0)
@@ -193,7 +193,7 @@ int cmd_alerts(const cli_t *cli, int argc, char **argv)
     for (size_t i = 0; !cli->json && i < l->n_alerts; i++) {
         const Codispatch__V1__Alert *a = l->alerts[i];
         char age[16];
-        cli_format_duration((now - a->raised_ms) / 1000, age, sizeof age);
+        cli_format_duration(cli_age_s(now, a->raised_ms), age, sizeof age);
         printf("%-5llu %-18s %-10s %-12s %6s %s\n", (unsigned long long)a->alert_no,
                a->kind ? a->kind : "", a->call_id && *a->call_id ? a->call_id : "-",
                a->unit_id && *a->unit_id ? a->unit_id : "-", age, a->message ? a->message : "");

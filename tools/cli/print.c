@@ -198,7 +198,7 @@ static void s_print_assignment(const Codispatch__V1__Assignment *a)
 {
     char group[24] = "", eta[16] = "unknown", steps[256];
     if (a->has_plan_group && a->plan_group >= 0)
-        snprintf(group, sizeof group, "group %d, ", a->plan_group + 1);
+        snprintf(group, sizeof group, "group %lld, ", (long long)a->plan_group + 1);
     else if (a->has_plan_group)
         snprintf(group, sizeof group, "extra unit, ");
     if (a->eta_s)
@@ -255,7 +255,7 @@ void cli_print_call(const Codispatch__V1__Call *c)
         c->pending_since_ms) {
         char since[16], waited[16];
         cli_format_clock(c->pending_since_ms, since, sizeof since);
-        cli_format_duration((cli_now_ms() - c->pending_since_ms) / 1000, waited, sizeof waited);
+        cli_format_duration(cli_age_s(cli_now_ms(), c->pending_since_ms), waited, sizeof waited);
         printf("  waiting   since %s (%s)\n", since, waited);
     }
     if (c->n_assignments)
@@ -282,7 +282,7 @@ void cli_print_call_row_header(void)
 void cli_print_call_row(const Codispatch__V1__Call *c, long long now_ms)
 {
     char age[16];
-    cli_format_duration((now_ms - c->created_ms) / 1000, age, sizeof age);
+    cli_format_duration(cli_age_s(now_ms, c->created_ms), age, sizeof age);
     printf("%-10s %-18s %1u %-10s %6s %-10.10s %-6.6s %s\n", c->call_id, c->type, c->priority,
            cdc_call_status_name(c->status), age, c->area ? c->area : "",
            c->language ? c->language : "", c->address ? c->address : "");
@@ -328,7 +328,7 @@ void cli_print_unit_row(const Codispatch__V1__Unit *u, long long now_ms)
 {
     char since[16] = "-", langs[320], pos[64];
     if (u->has_status_ms && u->status_ms)
-        cli_format_duration((now_ms - u->status_ms) / 1000, since, sizeof since);
+        cli_format_duration(cli_age_s(now_ms, u->status_ms), since, sizeof since);
     cli_join(u->languages, u->n_languages, ",", langs, sizeof langs);
     s_position(u, pos, sizeof pos);
     printf("%-12s %-16s %-14s %6s %-10.10s %-10.10s %-10s %s\n", u->unit_id, u->type,

@@ -336,6 +336,15 @@ void cli_format_clock(long long ms, char *out, size_t cap)
     strftime(out, cap, "%H:%M:%S", &tm);
 }
 
+long long cli_age_s(long long now_ms, long long then_ms)
+{
+    if (then_ms >= now_ms)
+        return 0;
+    /* then < now: the difference fits in an unsigned 64-bit number. */
+    unsigned long long d = (unsigned long long)now_ms - (unsigned long long)then_ms;
+    return (long long)(d / 1000);
+}
+
 void cli_format_duration(long long s, char *out, size_t cap)
 {
     if (s < 0)
