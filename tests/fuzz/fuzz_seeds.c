@@ -157,6 +157,49 @@ int main(int argc, char **argv)
     e.request_id = "bad id with spaces";
     s_write("status_bad_request_id", &e);
 
+    /* Keys (security) and the programme reports' requests. */
+    Codispatch__V1__AddKey addk = CODISPATCH__V1__ADD_KEY__INIT;
+    addk.name = "alice";
+    addk.role = "dispatcher";
+    addk.public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    e = s_env("seed-add-key");
+    e.body_case = CODISPATCH__V1__ENVELOPE__BODY_ADD_KEY;
+    e.add_key = &addk;
+    s_write("add_key", &e);
+    addk.role = "root"; /* near-valid: no such role */
+    s_write("add_key_bad_role", &e);
+    Codispatch__V1__RevokeKey rk = CODISPATCH__V1__REVOKE_KEY__INIT;
+    rk.name = "alice";
+    e = s_env("seed-revoke-key");
+    e.body_case = CODISPATCH__V1__ENVELOPE__BODY_REVOKE_KEY;
+    e.revoke_key = &rk;
+    s_write("revoke_key", &e);
+    Codispatch__V1__SetDemographics sd = CODISPATCH__V1__SET_DEMOGRAPHICS__INIT;
+    sd.call_id = "C-000001";
+    sd.race_ethnicity = "declined";
+    sd.age_band = "25_34";
+    e = s_env("seed-demographics");
+    e.body_case = CODISPATCH__V1__ENVELOPE__BODY_SET_DEMOGRAPHICS;
+    e.set_demographics = &sd;
+    s_write("set_demographics", &e);
+    Codispatch__V1__ReportRequest rr = CODISPATCH__V1__REPORT_REQUEST__INIT;
+    rr.kind = "equity";
+    rr.from = "2026-10-01";
+    rr.to = "2026-10-31";
+    rr.by = "race_ethnicity";
+    e = s_env("seed-report");
+    e.body_case = CODISPATCH__V1__ENVELOPE__BODY_REPORT;
+    e.report = &rr;
+    s_write("report", &e);
+    Codispatch__V1__ExportCalls ex = CODISPATCH__V1__EXPORT_CALLS__INIT;
+    ex.from = "2026-10-01";
+    ex.to = "2026-10-31";
+    ex.has_with_locations = ex.with_locations = true;
+    e = s_env("seed-export");
+    e.body_case = CODISPATCH__V1__ENVELOPE__BODY_EXPORT_CALLS;
+    e.export_calls = &ex;
+    s_write("export_calls", &e);
+
     char *langs[] = {"es", "en", "hy"}, *caps[] = {"naloxone", "wheelchair"};
     Codispatch__V1__AddUnit au = CODISPATCH__V1__ADD_UNIT__INIT;
     au.unit_id = "MH-9";

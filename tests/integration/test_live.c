@@ -31,38 +31,6 @@ static void suite_teardown(void)
     harness_destroy(&h);
 }
 
-/* GET path from the server's HTTP address; returns the status and the body (malloc'd). */
-static int s_get(const char *path, char **body)
-{
-    *body = NULL;
-    const char *addr = harness_http(h), *colon = strrchr(addr, ':');
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    ck_assert_int_eq(write(fd, req, (size_t)n), n);
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t got;
-    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    buf[len] = '\0';
-    int status = 0;
-    sscanf(buf, "HTTP/1.%*d %d", &status);
-    char *start = strstr(buf, "\r\n\r\n");
-    *body = strdup(start ? start + 4 : "");
-    free(buf);
-    return status;
-}
-
 /* A SUB socket on the stream for topics starting with prefix (receives time out in 5 s). */
 static void *s_subscribe(void **ctx, const char *prefix)
 {
@@ -187,40 +155,40 @@ END_TEST
 START_TEST(http_health_metrics_snapshot_and_dashboard)
 {
     char *body;
-    ck_assert_int_eq(s_get("/healthz", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/healthz", &body), 200);
     free(body);
-    ck_assert_int_eq(s_get("/readyz", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/readyz", &body), 200);
     free(body);
-    ck_assert_int_eq(s_get("/metrics", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/metrics", &body), 200);
     ck_assert_ptr_nonnull(strstr(body, "codispatch_database_up 1"));
     ck_assert_ptr_nonnull(strstr(body, "codispatch_open_calls"));
     ck_assert_ptr_nonnull(strstr(body, "codispatch_commit_seconds_bucket"));
     ck_assert_ptr_nonnull(
         strstr(body, "codispatch_commands_total{kind=\"create_call\",result=\"ok\"}"));
     free(body);
-    ck_assert_int_eq(s_get("/api/snapshot", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/api/snapshot", &body), 200);
     ck_assert_ptr_nonnull(strstr(body, "\"type\":\"snapshot\""));
     ck_assert_ptr_nonnull(strstr(body, "\"calls\":[{"));
     ck_assert_ptr_null(strstr(body, "213-555-0199")); /* no PII for command staff */
     ck_assert_ptr_null(strstr(body, "Private Person"));
     free(body);
-    ck_assert_int_eq(s_get("/", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/", &body), 200);
     ck_assert_ptr_nonnull(strstr(body, "<html"));
     free(body);
-    ck_assert_int_eq(s_get("/no-such-page", &body), 404);
+    ck_assert_int_eq(harness_http_get(h, "/no-such-page", &body), 404);
     free(body);
 
     /* Without the database the process is alive but not ready. */
     ck_assert_int_eq(harness_stop_db(h), 0);
     int status = 0;
     for (int i = 0; i < 100 && status != 503; i++) {
-        status = s_get("/readyz", &body);
+        status = harness_http_get(h, "/readyz", &body);
         free(body);
         if (status != 503)
             usleep(100 * 1000);
     }
     ck_assert_int_eq(status, 503);
-    ck_assert_int_eq(s_get("/healthz", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/healthz", &body), 200);
     free(body);
     ck_assert_int_eq(harness_start_db(h), 0);
 }

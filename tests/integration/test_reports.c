@@ -180,38 +180,6 @@ static int s_cli(const char *args, char **out)
     return harness_sh(cmd, out);
 }
 
-/* GET path; returns the status and the body (malloc'd). */
-static int s_get(const char *path, char **body)
-{
-    *body = NULL;
-    const char *addr = harness_http(h), *colon = strrchr(addr, ':');
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[512];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    ck_assert_int_eq(write(fd, req, (size_t)n), n);
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t got;
-    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    buf[len] = '\0';
-    int status = 0;
-    sscanf(buf, "HTTP/1.%*d %d", &status);
-    char *start = strstr(buf, "\r\n\r\n");
-    *body = strdup(start ? start + 4 : "");
-    free(buf);
-    return status;
-}
-
 /* ------------------------------------------------------------------ every figure */
 
 START_TEST(response_by_area_and_priority)
@@ -699,7 +667,7 @@ END_TEST
 START_TEST(demographics_never_in_live_views)
 {
     char *body;
-    ck_assert_int_eq(s_get("/api/snapshot", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/api/snapshot", &body), 200);
     ck_assert_ptr_null(strstr(body, "race"));
     ck_assert_ptr_null(strstr(body, "hispanic"));
     ck_assert_ptr_null(strstr(body, "25_34"));
@@ -720,7 +688,8 @@ END_TEST
 START_TEST(http_api_and_page)
 {
     char *body;
-    ck_assert_int_eq(s_get("/api/reports/equity?from=" DAY "&to=" DAY "&by=area", &body), 200);
+    ck_assert_int_eq(
+        harness_http_get(h, "/api/reports/equity?from=" DAY "&to=" DAY "&by=area", &body), 200);
     cJSON *j = cJSON_Parse(body);
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kind")), "equity");
@@ -738,32 +707,45 @@ START_TEST(http_api_and_page)
     free(body);
 
     /* The CSV download is the CLI's CSV. */
-    ck_assert_int_eq(s_get("/api/reports/equity?from=" DAY "&to=" DAY "&format=csv", &body), 200);
+    ck_assert_int_eq(
+        harness_http_get(h, "/api/reports/equity?from=" DAY "&to=" DAY "&format=csv", &body), 200);
     char *out;
     ck_assert_int_eq(s_cli("report equity --from " DAY " --to " DAY " --format csv", &out), 0);
     ck_assert_str_eq(body, out);
     free(out);
     free(body);
 
-    ck_assert_int_eq(s_get("/api/reports/equity?from=" DAY "&to=" DAY "&by=zzz", &body), 400);
+    ck_assert_int_eq(
+        harness_http_get(h, "/api/reports/equity?from=" DAY "&to=" DAY "&by=zzz", &body), 400);
     j = cJSON_Parse(body);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "field")), "by");
     cJSON_Delete(j);
     free(body);
-    ck_assert_int_eq(s_get("/api/reports/equity?to=" DAY, &body), 400);
+    ck_assert_int_eq(harness_http_get(h, "/api/reports/equity?to=" DAY, &body), 400);
     ck_assert_ptr_nonnull(strstr(body, "\"field\":\"from\""));
     free(body);
-    ck_assert_int_eq(s_get("/api/reports/nope?from=" DAY "&to=" DAY, &body), 400);
+    ck_assert_int_eq(harness_http_get(h, "/api/reports/nope?from=" DAY "&to=" DAY, &body), 400);
     ck_assert_ptr_nonnull(strstr(body, "\"field\":\"kind\""));
     free(body);
-    ck_assert_int_eq(s_get("/api/reports/equity?from=" DAY "&to=" DAY "&format=xml", &body), 400);
+    ck_assert_int_eq(
+        harness_http_get(h, "/api/reports/equity?from=" DAY "&to=" DAY "&format=xml", &body), 400);
     ck_assert_ptr_nonnull(strstr(body, "\"field\":\"format\""));
     free(body);
+    /* A parameter the API does not take is refused, not ignored (a typo must not look like
+     * a report of everything); counted in /metrics without the peer's name. */
+    double before = harness_scrape(
+        h, "codispatch_refusals_total{socket=\"http\",code=\"INVALID_ARGUMENT\",field=\"query\"}");
+    ck_assert_int_eq(
+        harness_http_get(h, "/api/reports/equity?from=" DAY "&to=" DAY "&bye=area", &body), 400);
+    ck_assert_ptr_nonnull(strstr(body, "\"field\":\"bye\""));
+    free(body);
+    ck_assert(harness_scrape(h, "codispatch_refusals_total{socket=\"http\",code=\"INVALID_"
+                                "ARGUMENT\",field=\"query\"}") == before + 1);
 
-    ck_assert_int_eq(s_get("/reports", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/reports", &body), 200);
     ck_assert_ptr_nonnull(strstr(body, "reports.js"));
     free(body);
-    ck_assert_int_eq(s_get("/reports.js", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/reports.js", &body), 200);
     free(body);
 }
 END_TEST
@@ -871,7 +853,7 @@ START_TEST(reports_do_not_stall_commits_and_queue_is_bounded)
     zmq_close(sock);
     zmq_ctx_term(ctx);
     char *body;
-    ck_assert_int_eq(s_get("/healthz", &body), 200);
+    ck_assert_int_eq(harness_http_get(h, "/healthz", &body), 200);
     free(body);
     ck_assert(harness_server_running(h));
 }
@@ -883,7 +865,7 @@ START_TEST(database_down_is_unavailable)
     Codispatch__V1__Envelope *r = s_report("equity", DAY, DAY, NULL);
     s_refused(r, CODISPATCH__V1__CODE__UNAVAILABLE, "");
     char *body;
-    ck_assert_int_eq(s_get("/api/reports/equity?from=" DAY "&to=" DAY, &body), 503);
+    ck_assert_int_eq(harness_http_get(h, "/api/reports/equity?from=" DAY "&to=" DAY, &body), 503);
     free(body);
     ck_assert_int_eq(harness_start_db(h), 0);
     /* Both connections come back by themselves (bounded wait). */

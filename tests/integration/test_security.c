@@ -153,41 +153,12 @@ static void suite_teardown(void)
 
 /* ------------------------------------------------------------------ HTTP helpers */
 
-/* Sends a raw request to the HTTP address; returns the status, the whole response in *resp. */
-static int s_http_raw(const char *request, char **resp)
-{
-    const char *addr = harness_http(h), *colon = strrchr(addr, ':');
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {3, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t got;
-    /* Read until the peer closes or goes quiet (a WebSocket stays open). */
-    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    buf[len] = '\0';
-    /* WebSocket frames may hold zero bytes: make the text searchable. */
-    for (size_t i = 0; i < len; i++)
-        if (buf[i] == '\0')
-            buf[i] = ' ';
-    int status = 0;
-    sscanf(buf, "HTTP/1.%*d %d", &status);
-    *resp = buf;
-    return status;
-}
-
 static int s_get(const char *path, const char *auth, char **resp)
 {
     char req[512];
     snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n%s%s%s\r\n", path,
              auth ? "Authorization: Bearer " : "", auth ? auth : "", auth ? "\r\n" : "");
-    return s_http_raw(req, resp);
+    return harness_http_raw(h, req, 3, resp);
 }
 
 static int s_ws(const char *cookie, char **resp)
@@ -198,7 +169,7 @@ static int s_ws(const char *cookie, char **resp)
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
              "%s%s%s\r\n",
              cookie ? "Cookie: codispatch_token=" : "", cookie ? cookie : "", cookie ? "\r\n" : "");
-    return s_http_raw(req, resp);
+    return harness_http_raw(h, req, 3, resp);
 }
 
 /* ------------------------------------------------------------------ tests */

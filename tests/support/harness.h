@@ -139,6 +139,9 @@ const char *harness_bin(const char *name);
 int harness_http_get(harness_t *self, const char *path, char **body);
 /* The same on another HTTP address "127.0.0.1:PORT" (a standby's). */
 int harness_http_get_at(const char *hostport, const char *path, char **body);
+/* Sends a whole raw request; reads until the server closes or is quiet for timeout_s.
+ * Returns the status and the whole response (malloc'd; zero bytes turned into spaces). */
+int harness_http_raw(harness_t *self, const char *request, int timeout_s, char **resp);
 /* The value of a Prometheus sample in text, e.g.
  * "codispatch_refusals_total{socket=\"control\",code=\"INVALID_ARGUMENT\",field=\"envelope\"}";
  * 0 when the series is absent. */

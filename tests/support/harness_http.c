@@ -11,30 +11,23 @@
 
 #include "harness.h"
 
-int harness_http_get(harness_t *self, const char *path, char **body)
+/* Sends request to addr and reads until the peer closes or is quiet for timeout_s.  Returns
+ * the status (-1: no answer) and the whole response in *resp (malloc'd; zero bytes, which
+ * WebSocket frames may hold, turned into spaces so the text is searchable). */
+static int s_exchange(const char *addr, const char *request, int timeout_s, char **resp)
 {
-    return harness_http_get_at(harness_http(self), path, body);
-}
-
-int harness_http_get_at(const char *addr, const char *path, char **body)
-{
-    *body = NULL;
+    *resp = NULL;
     const char *colon = strrchr(addr, ':');
     if (!colon)
         return -1;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {10, 0};
+    struct timeval tv = {timeout_s, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[2048];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    if (n < 0 || (size_t)n >= sizeof req || write(fd, req, (size_t)n) != n) {
+    ssize_t n = (ssize_t)strlen(request);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, request, (size_t)n) != n) {
         close(fd);
         return -1;
     }
@@ -45,11 +38,36 @@ int harness_http_get_at(const char *addr, const char *path, char **body)
         len += (size_t)got;
     close(fd);
     buf[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
     int status = -1;
     sscanf(buf, "HTTP/1.%*d %d", &status);
-    char *start = strstr(buf, "\r\n\r\n");
+    *resp = buf;
+    return status;
+}
+
+int harness_http_raw(harness_t *self, const char *request, int timeout_s, char **resp)
+{
+    return s_exchange(harness_http(self), request, timeout_s, resp);
+}
+
+int harness_http_get(harness_t *self, const char *path, char **body)
+{
+    return harness_http_get_at(harness_http(self), path, body);
+}
+
+int harness_http_get_at(const char *addr, const char *path, char **body)
+{
+    *body = NULL;
+    char req[2048], *resp;
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (n < 0 || (size_t)n >= sizeof req)
+        return -1;
+    int status = s_exchange(addr, req, 10, &resp);
+    char *start = resp ? strstr(resp, "\r\n\r\n") : NULL;
     *body = strdup(start ? start + 4 : "");
-    free(buf);
+    free(resp);
     return status;
 }
 
