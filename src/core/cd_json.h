@@ -11,6 +11,13 @@
 
 /* The string at key, or NULL when absent or not a string. */
 const char *cd_json_str(const cJSON *o, const char *key);
+/* Like cJSON_GetObjectItemCaseSensitive, but the search starts after *cur (the previous hit,
+ * or NULL) and wraps around, and *cur becomes the hit: reading the keys of a record in the
+ * order they were written costs one comparison each instead of a scan from the start.  The
+ * same item as cJSON's lookup for objects without duplicate keys (every record the engine
+ * writes, and every jsonb value). */
+const cJSON *cd_json_seek(const cJSON *o, const cJSON **cur, const char *key);
+
 /* The number at key into *out; false when absent or not a number. */
 bool cd_json_num(const cJSON *o, const char *key, double *out);
 /* The number at key as an integer, or dflt when absent (null counts as absent). */
