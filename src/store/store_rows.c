@@ -51,10 +51,16 @@ static void s_text(s_arr_t *a, const char *s)
     s_reserve(a, 2 * n + 3);
     a->p[a->len++] = a->n++ ? ',' : '{';
     a->p[a->len++] = '"';
-    for (const char *c = s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            a->p[a->len++] = '\\';
-        a->p[a->len++] = *c;
+    /* Copy the runs between quotes and backslashes whole rather than byte by byte. */
+    for (;;) {
+        size_t run = strcspn(s, "\"\\");
+        memcpy(a->p + a->len, s, run);
+        a->len += run;
+        s += run;
+        if (!*s)
+            break;
+        a->p[a->len++] = '\\';
+        a->p[a->len++] = *s++;
     }
     a->p[a->len++] = '"';
 }
