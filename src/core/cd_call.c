@@ -175,36 +175,39 @@ size_t cd_call_risk_names(unsigned risk, char *out, size_t cap)
 
 cJSON *cd_call_to_json(const cd_call_t *c)
 {
+    /* Literal keys kept by pointer: this record is built for every command that touches a
+     * call (cd_json_add_*_cs). */
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "call_id", c->id);
-    cJSON_AddNumberToObject(o, "call_no", (double)c->no);
-    cJSON_AddStringToObject(o, "type", c->type);
-    cJSON_AddNumberToObject(o, "priority", c->priority);
-    cJSON_AddNumberToObject(o, "lat", c->lat);
-    cJSON_AddNumberToObject(o, "lon", c->lon);
-    cJSON_AddStringToObject(o, "address", c->address);
-    cJSON_AddStringToObject(o, "area", c->area);
-    cJSON_AddStringToObject(o, "language", c->language);
-    cJSON *risks = cJSON_AddArrayToObject(o, "risk_flags");
+    cd_json_add_str_cs(o, "call_id", c->id);
+    cd_json_add_num_cs(o, "call_no", (double)c->no);
+    cd_json_add_str_cs(o, "type", c->type);
+    cd_json_add_num_cs(o, "priority", c->priority);
+    cd_json_add_num_cs(o, "lat", c->lat);
+    cd_json_add_num_cs(o, "lon", c->lon);
+    cd_json_add_str_cs(o, "address", c->address);
+    cd_json_add_str_cs(o, "area", c->area);
+    cd_json_add_str_cs(o, "language", c->language);
+    cJSON *risks = cJSON_CreateArray();
+    cd_json_add_item_cs(o, "risk_flags", risks);
     for (size_t i = 0; i < sizeof s_risks / sizeof s_risks[0]; i++)
         if (c->risk & s_risks[i].bit)
             cJSON_AddItemToArray(risks, cJSON_CreateString(s_risks[i].name));
-    cJSON_AddStringToObject(o, "summary", c->summary);
-    cJSON_AddStringToObject(o, "caller_name", c->caller_name);
-    cJSON_AddStringToObject(o, "callback", c->callback);
-    cJSON_AddStringToObject(o, "status", cd_call_status_name(c->status));
-    cJSON_AddNumberToObject(o, "created_ms", (double)c->created_ms);
-    cJSON_AddNumberToObject(o, "updated_ms", (double)c->updated_ms);
+    cd_json_add_str_cs(o, "summary", c->summary);
+    cd_json_add_str_cs(o, "caller_name", c->caller_name);
+    cd_json_add_str_cs(o, "callback", c->callback);
+    cd_json_add_str_cs(o, "status", cd_call_status_name(c->status));
+    cd_json_add_num_cs(o, "created_ms", (double)c->created_ms);
+    cd_json_add_num_cs(o, "updated_ms", (double)c->updated_ms);
     if (c->closed_ms)
-        cJSON_AddNumberToObject(o, "closed_ms", (double)c->closed_ms);
+        cd_json_add_num_cs(o, "closed_ms", (double)c->closed_ms);
     else
-        cJSON_AddNullToObject(o, "closed_ms");
-    cJSON_AddStringToObject(o, "cancel_reason", c->cancel_reason);
-    cJSON_AddStringToObject(o, "disposition", c->disposition);
-    cJSON_AddItemToObject(o, "notes", cJSON_Duplicate(c->notes, true));
-    cJSON_AddNumberToObject(o, "pending_since_ms", (double)c->pending_since_ms);
-    cJSON_AddBoolToObject(o, "pending_alerted", c->pending_alerted);
-    cJSON_AddNumberToObject(o, "last_seq", (double)c->last_seq);
+        cd_json_add_item_cs(o, "closed_ms", cJSON_CreateNull());
+    cd_json_add_str_cs(o, "cancel_reason", c->cancel_reason);
+    cd_json_add_str_cs(o, "disposition", c->disposition);
+    cd_json_add_item_cs(o, "notes", cJSON_Duplicate(c->notes, true));
+    cd_json_add_num_cs(o, "pending_since_ms", (double)c->pending_since_ms);
+    cd_json_add_item_cs(o, "pending_alerted", cJSON_CreateBool(c->pending_alerted));
+    cd_json_add_num_cs(o, "last_seq", (double)c->last_seq);
     return o;
 }
 

@@ -13,6 +13,21 @@ const char *cd_json_str(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+void cd_json_add_str_cs(cJSON *o, const char *key, const char *value)
+{
+    cJSON_AddItemToObjectCS(o, key, cJSON_CreateString(value));
+}
+
+void cd_json_add_num_cs(cJSON *o, const char *key, double value)
+{
+    cJSON_AddItemToObjectCS(o, key, cJSON_CreateNumber(value));
+}
+
+void cd_json_add_item_cs(cJSON *o, const char *key, cJSON *item)
+{
+    cJSON_AddItemToObjectCS(o, key, item);
+}
+
 const cJSON *cd_json_seek(const cJSON *o, const cJSON **cur, const char *key)
 {
     if (!o || !key)
