@@ -60,25 +60,25 @@ void cd_assign_format_id(char out[CD_ASSIGNMENT_ID_MAX + 1], int64_t no)
 cJSON *cd_assign_to_json(const cd_assignment_t *a)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "assignment_id", a->id);
-    cJSON_AddNumberToObject(o, "assignment_no", (double)a->no);
-    cJSON_AddStringToObject(o, "call_id", a->call_id);
-    cJSON_AddStringToObject(o, "unit_id", a->unit_id);
-    cJSON_AddStringToObject(o, "unit_type", a->unit_type);
-    cJSON_AddNumberToObject(o, "plan_group", a->group);
-    cJSON_AddStringToObject(o, "status", cd_assign_status_name(a->status));
-    cJSON_AddNumberToObject(o, "offered_ms", (double)a->offered_ms);
-    cJSON_AddNumberToObject(o, "ack_deadline_ms", (double)a->ack_deadline_ms);
+    cd_json_add_str_cs(o, "assignment_id", a->id);
+    cd_json_add_num_cs(o, "assignment_no", (double)a->no);
+    cd_json_add_str_cs(o, "call_id", a->call_id);
+    cd_json_add_str_cs(o, "unit_id", a->unit_id);
+    cd_json_add_str_cs(o, "unit_type", a->unit_type);
+    cd_json_add_num_cs(o, "plan_group", a->group);
+    cd_json_add_str_cs(o, "status", cd_assign_status_name(a->status));
+    cd_json_add_num_cs(o, "offered_ms", (double)a->offered_ms);
+    cd_json_add_num_cs(o, "ack_deadline_ms", (double)a->ack_deadline_ms);
     cd_json_add_time(o, "acked_ms", a->acked_ms);
     cd_json_add_time(o, "en_route_ms", a->en_route_ms);
     cd_json_add_time(o, "on_scene_ms", a->on_scene_ms);
     cd_json_add_time(o, "transporting_ms", a->transporting_ms);
     cd_json_add_time(o, "at_facility_ms", a->at_facility_ms);
     cd_json_add_time(o, "ended_ms", a->ended_ms);
-    cJSON_AddNumberToObject(o, "eta_s", a->eta_s);
-    cJSON_AddStringToObject(o, "end_reason", a->end_reason);
+    cd_json_add_num_cs(o, "eta_s", a->eta_s);
+    cd_json_add_str_cs(o, "end_reason", a->end_reason);
     cJSON_AddBoolToObject(o, "on_scene_alerted", a->on_scene_alerted);
-    cJSON_AddNumberToObject(o, "last_seq", (double)a->last_seq);
+    cd_json_add_num_cs(o, "last_seq", (double)a->last_seq);
     return o;
 }
 

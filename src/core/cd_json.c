@@ -13,6 +13,35 @@ const char *cd_json_str(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+void cd_json_add_str_cs(cJSON *o, const char *key, const char *value)
+{
+    cJSON_AddItemToObjectCS(o, key, cJSON_CreateString(value));
+}
+
+void cd_json_add_num_cs(cJSON *o, const char *key, double value)
+{
+    cJSON_AddItemToObjectCS(o, key, cJSON_CreateNumber(value));
+}
+
+void cd_json_add_item_cs(cJSON *o, const char *key, cJSON *item)
+{
+    cJSON_AddItemToObjectCS(o, key, item);
+}
+
+const cJSON *cd_json_seek(const cJSON *o, const cJSON **cur, const char *key)
+{
+    if (!o || !key)
+        return NULL;
+    const cJSON *start = *cur && *cur != o ? (*cur)->next : o->child;
+    for (const cJSON *i = start; i; i = i->next)
+        if (i->string && strcmp(i->string, key) == 0)
+            return *cur = i;
+    for (const cJSON *i = o->child; i && i != start; i = i->next)
+        if (i->string && strcmp(i->string, key) == 0)
+            return *cur = i;
+    return NULL;
+}
+
 bool cd_json_num(const cJSON *o, const char *key, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -155,6 +184,132 @@ static void s_put_string(s_buf_t *b, const char *s)
     s_put(b, "\"", 1);
 }
 
+/* 10^0 .. 10^19, all exact in 64 bits. */
+static const uint64_t s_pow10[20] = {1ULL,
+                                     10ULL,
+                                     100ULL,
+                                     1000ULL,
+                                     10000ULL,
+                                     100000ULL,
+                                     1000000ULL,
+                                     10000000ULL,
+                                     100000000ULL,
+                                     1000000000ULL,
+                                     10000000000ULL,
+                                     100000000000ULL,
+                                     1000000000000ULL,
+                                     10000000000000ULL,
+                                     100000000000000ULL,
+                                     1000000000000000ULL,
+                                     10000000000000000ULL,
+                                     100000000000000000ULL,
+                                     1000000000000000000ULL,
+                                     10000000000000000000ULL};
+
+/* |d| = m * 2^-E exactly, m < 2^53.  Rounds |d| to `digits` significant digits the way glibc's
+ * printf does (to nearest, exact ties to even): *r gets the digits (10^(digits-1) <= r <
+ * 10^digits) and *x the decimal exponent of the first one.  false when out of the exact
+ * range (the caller then uses snprintf). */
+static bool s_round_digits(uint64_t m, int E, int digits, int x, uint64_t *r, int *xout)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        int k = digits - 1 - x; /* decimals kept */
+        if (k < 0 || k > 19)
+            return false;
+        unsigned __int128 s = (unsigned __int128)m * s_pow10[k];
+        unsigned __int128 mask = ((unsigned __int128)1 << E) - 1,
+                          half = (unsigned __int128)1 << (E - 1);
+        unsigned __int128 q = s >> E, rem = s & mask;
+        if (rem > half || (rem == half && (q & 1)))
+            q++;
+        if (q < s_pow10[digits - 1])
+            x--;
+        else if (q >= s_pow10[digits])
+            x++; /* the estimate was low, or rounding carried into a new digit */
+        else {
+            *r = (uint64_t)q;
+            *xout = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the decimal r * 10^-k reads back (strtod, round to nearest) as m * 2^-E: it must lie
+ * strictly within half an ulp (2^-E, m being normalised and not a power of two). */
+static bool s_reads_back(uint64_t m, int E, uint64_t r, int k)
+{
+    unsigned __int128 a = ((unsigned __int128)r << (E + 1)),
+                      b = (unsigned __int128)m * s_pow10[k] * 2;
+    unsigned __int128 diff = a > b ? a - b : b - a;
+    return diff < s_pow10[k];
+}
+
+/* "%1.<digits>g" of a number whose rounded exponent x is within [-4, digits): fixed notation,
+ * trailing zeros and a bare point removed. */
+static size_t s_put_fixed(char *out, bool neg, uint64_t r, int digits, int x)
+{
+    char dig[24];
+    for (int i = digits - 1; i >= 0; i--) {
+        dig[i] = (char)('0' + r % 10);
+        r /= 10;
+    }
+    int n = digits;
+    while (n > 1 && dig[n - 1] == '0' && n > x + 1)
+        n--; /* trailing zeros after the point */
+    size_t len = 0;
+    if (neg)
+        out[len++] = '-';
+    if (x < 0) {
+        out[len++] = '0';
+        out[len++] = '.';
+        for (int i = -1; i > x; i--)
+            out[len++] = '0';
+        memcpy(out + len, dig, (size_t)n);
+        len += (size_t)n;
+    } else {
+        memcpy(out + len, dig, (size_t)x + 1);
+        len += (size_t)x + 1;
+        if (n > x + 1) {
+            out[len++] = '.';
+            memcpy(out + len, dig + x + 1, (size_t)(n - x - 1));
+            len += (size_t)(n - x - 1);
+        }
+    }
+    out[len] = '\0';
+    return len;
+}
+
+/* cJSON's text for 1e-3 <= |d| < 1e9 (coordinates, most measures) by exact integer arithmetic:
+ * snprintf("%1.15g") with its strtod check cost about 6,000 instructions a number. */
+static size_t s_format_fast(double d, char out[32])
+{
+    double a = fabs(d);
+    if (!(a >= 1e-3 && a < 1e9))
+        return 0;
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    int be = (int)(bits >> 52);
+    uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    int E = 1075 - be; /* a = m * 2^-E */
+    if (m == (1ULL << 52) || E < 1 || E > 100)
+        return 0; /* a power of two: its ulp below is smaller; leave it to snprintf */
+    int x = 0;
+    while (x < 9 && a >= (double)s_pow10[x + 1])
+        x++;
+    if (a < 1.0)
+        x = a >= 0.1 ? -1 : a >= 0.01 ? -2 : -3;
+    uint64_t r;
+    int xr;
+    if (!s_round_digits(m, E, 15, x, &r, &xr) || xr < -4 || xr >= 15)
+        return 0;
+    if (s_reads_back(m, E, r, 14 - xr))
+        return s_put_fixed(out, d < 0, r, 15, xr);
+    if (!s_round_digits(m, E, 17, x, &r, &xr) || xr < -4 || xr >= 17)
+        return 0;
+    return s_put_fixed(out, d < 0, r, 17, xr);
+}
+
 size_t cd_json_format_number(double d, char out[32])
 {
     if (d != d || d - d != 0)
@@ -176,6 +331,9 @@ size_t cd_json_format_number(double d, char out[32])
         out[n] = '\0';
         return n;
     }
+    size_t fast = s_format_fast(d, out);
+    if (fast)
+        return fast;
     /* cJSON's way: 15 significant digits when they read back exactly, else 17. */
     int n = snprintf(out, 32, "%1.15g", d);
     if (strtod(out, NULL) != d)

@@ -11,6 +11,13 @@
 
 /* The string at key, or NULL when absent or not a string. */
 const char *cd_json_str(const cJSON *o, const char *key);
+/* Like cJSON_GetObjectItemCaseSensitive, but the search starts after *cur (the previous hit,
+ * or NULL) and wraps around, and *cur becomes the hit: reading the keys of a record in the
+ * order they were written costs one comparison each instead of a scan from the start.  The
+ * same item as cJSON's lookup for objects without duplicate keys (every record the engine
+ * writes, and every jsonb value). */
+const cJSON *cd_json_seek(const cJSON *o, const cJSON **cur, const char *key);
+
 /* The number at key into *out; false when absent or not a number. */
 bool cd_json_num(const cJSON *o, const char *key, double *out);
 /* The number at key as an integer, or dflt when absent (null counts as absent). */
@@ -24,6 +31,14 @@ void cd_json_add_strs(cJSON *o, const char *key, const char *first, int n, size_
 void cd_json_add_ints(cJSON *o, const char *key, const int *v, int n);
 /* Reads up to n ints of the array at key into v (missing entries keep their value). */
 void cd_json_ints(const cJSON *o, const char *key, int *v, int n);
+/* Adders for hot record builders: key must be a string literal (or otherwise outlive the
+ * object), which cJSON then keeps by pointer instead of copying — one malloc and one free
+ * fewer per field (cJSON_AddItemToObjectCS).  Everything that reads or frees the object
+ * behaves as with a copied key. */
+void cd_json_add_str_cs(cJSON *o, const char *key, const char *value);
+void cd_json_add_num_cs(cJSON *o, const char *key, double value);
+void cd_json_add_item_cs(cJSON *o, const char *key, cJSON *item);
+
 /* Adds ms, or null when it is 0 (a time that has not happened). */
 void cd_json_add_time(cJSON *o, const char *key, int64_t ms);
 

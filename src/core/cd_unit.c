@@ -158,29 +158,29 @@ bool cd_unit_has_capability(const cd_unit_t *u, const char *cap)
 cJSON *cd_unit_to_json(const cd_unit_t *u)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "unit_id", u->id);
-    cJSON_AddStringToObject(o, "type", u->type);
-    cJSON_AddStringToObject(o, "name", u->name);
+    cd_json_add_str_cs(o, "unit_id", u->id);
+    cd_json_add_str_cs(o, "type", u->type);
+    cd_json_add_str_cs(o, "name", u->name);
     cd_json_add_strs(o, "languages", u->languages[0], u->n_languages, sizeof u->languages[0]);
     cd_json_add_strs(o, "capabilities", u->capabilities[0], u->n_capabilities,
                      sizeof u->capabilities[0]);
-    cJSON_AddStringToObject(o, "area", u->area);
+    cd_json_add_str_cs(o, "area", u->area);
     if (u->has_position) {
-        cJSON_AddNumberToObject(o, "lat", u->lat);
-        cJSON_AddNumberToObject(o, "lon", u->lon);
+        cd_json_add_num_cs(o, "lat", u->lat);
+        cd_json_add_num_cs(o, "lon", u->lon);
     } else {
         cJSON_AddNullToObject(o, "lat");
         cJSON_AddNullToObject(o, "lon");
     }
-    cJSON_AddStringToObject(o, "status", cd_unit_status_name(u->status));
-    cJSON_AddNumberToObject(o, "status_ms", (double)u->status_ms);
-    cJSON_AddStringToObject(o, "assignment_id", u->assignment_id);
-    cJSON_AddNumberToObject(o, "last_dispatch_ms", (double)u->last_dispatch_ms);
-    cJSON_AddNumberToObject(o, "missed_acks", u->missed_acks);
+    cd_json_add_str_cs(o, "status", cd_unit_status_name(u->status));
+    cd_json_add_num_cs(o, "status_ms", (double)u->status_ms);
+    cd_json_add_str_cs(o, "assignment_id", u->assignment_id);
+    cd_json_add_num_cs(o, "last_dispatch_ms", (double)u->last_dispatch_ms);
+    cd_json_add_num_cs(o, "missed_acks", u->missed_acks);
     cJSON_AddBoolToObject(o, "removed", u->removed);
     cJSON_AddBoolToObject(o, "link_up", u->link_up);
-    cJSON_AddNumberToObject(o, "link_ms", (double)u->link_ms);
-    cJSON_AddNumberToObject(o, "last_seq", (double)u->last_seq);
+    cd_json_add_num_cs(o, "link_ms", (double)u->link_ms);
+    cd_json_add_num_cs(o, "last_seq", (double)u->last_seq);
     return o;
 }
 

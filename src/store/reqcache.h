@@ -2,12 +2,14 @@
  *
  *  A retry with a known request id gets the stored reply and changes nothing.  Entries are
  *  added when a command is applied (before commit), dropped again if their batch fails, and
- *  pruned once older than the retention window; the same rows live in the `requests` table,
- *  which is what makes this survive a restart.
+ *  pruned once older than the retention window; the same replies live in PostgreSQL (in the row
+ *  of the command's first event, or in the `requests` table for a command that wrote no
+ *  event), which is what makes this survive a restart.
  */
 #ifndef REQCACHE_H
 #define REQCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +26,7 @@ typedef struct reqcache_entry {
     int64_t at_ms;
     uint8_t *reply; /* owned: the encoded reply envelope */
     size_t len;
+    bool in_event; /* the store wrote it into its event's row (migration 0005) */
     UT_hash_handle hh;
 } reqcache_entry_t;
 

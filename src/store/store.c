@@ -299,7 +299,7 @@ void store_flush(store_t *self)
     pgc_job_prepare(job); /* the same few statements every batch: parse and plan them once */
     if (b->events.len) {
         char *events[STORE_SQL_EVENT_PARAMS], *calls[STORE_SQL_CALL_PARAMS];
-        store_sql_events_params(&b->events, events);
+        store_sql_events_params(&b->events, self->requests, events);
         store_sql_calls_params(self->engine, &b->events, calls);
         pgc_job_add_owned(job, STORE_SQL_INSERT_EVENTS, STORE_SQL_EVENT_PARAMS, events);
         pgc_job_add_owned(job, STORE_SQL_UPSERT_CALLS, STORE_SQL_CALL_PARAMS, calls);
@@ -320,11 +320,9 @@ void store_flush(store_t *self)
             if (*steps[i].json)
                 pgc_job_add_owned(job, steps[i].sql, 1, steps[i].json);
     }
-    if (b->n_requests) {
-        char *reqs[STORE_SQL_REQUEST_PARAMS];
-        store_sql_requests_params(b->requests, b->n_requests, reqs);
+    char *reqs[STORE_SQL_REQUEST_PARAMS];
+    if (b->n_requests && store_sql_requests_params(b->requests, b->n_requests, reqs))
         pgc_job_add_owned(job, STORE_SQL_INSERT_REQUESTS, STORE_SQL_REQUEST_PARAMS, reqs);
-    }
     self->in_flight = true;
     if (pgc_submit(self->pg, job) != 0)
         self->in_flight = false; /* not READY: the state callback discards everything */

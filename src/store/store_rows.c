@@ -5,7 +5,8 @@
  *  jsonb_to_recordset's JSON into columns, against about 5 µs for parsing typed arrays, and
  *  building a cJSON tree per row to print it was a quarter of the server's own work per
  *  command (see README, Benchmarks).  Text elements are always quoted, with " and \ escaped;
- *  NULL is the bare word.
+ *  NULL is the bare word.  A command's recorded reply goes into the row of its first event
+ *  (migration 0005); only replies without an event are rows of `requests`.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -50,10 +51,16 @@ static void s_text(s_arr_t *a, const char *s)
     s_reserve(a, 2 * n + 3);
     a->p[a->len++] = a->n++ ? ',' : '{';
     a->p[a->len++] = '"';
-    for (const char *c = s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            a->p[a->len++] = '\\';
-        a->p[a->len++] = *c;
+    /* Copy the runs between quotes and backslashes whole rather than byte by byte. */
+    for (;;) {
+        size_t run = strcspn(s, "\"\\");
+        memcpy(a->p + a->len, s, run);
+        a->len += run;
+        s += run;
+        if (!*s)
+            break;
+        a->p[a->len++] = '\\';
+        a->p[a->len++] = *s++;
     }
     a->p[a->len++] = '"';
 }
@@ -91,7 +98,23 @@ static char *s_close(s_arr_t *a)
 
 /* ------------------------------------------------------------------ events */
 
-void store_sql_events_params(const cd_event_log_t *events, char *out[STORE_SQL_EVENT_PARAMS])
+/* bytea's hex input, "\x0a1b...", its backslash escaped for the array literal */
+static void s_bytea(s_arr_t *a, const uint8_t *bytes, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    s_reserve(a, 2 * len + 8);
+    a->p[a->len++] = a->n++ ? ',' : '{';
+    memcpy(a->p + a->len, "\"\\\\x", 4);
+    a->len += 4;
+    for (size_t k = 0; k < len; k++) {
+        a->p[a->len++] = hex[bytes[k] >> 4];
+        a->p[a->len++] = hex[bytes[k] & 15];
+    }
+    a->p[a->len++] = '"';
+}
+
+void store_sql_events_params(const cd_event_log_t *events, const reqcache_t *requests,
+                             char *out[STORE_SQL_EVENT_PARAMS])
 {
     s_arr_t col[STORE_SQL_EVENT_PARAMS] = {{0}};
     for (size_t i = 0; i < events->len; i++) {
@@ -106,6 +129,17 @@ void store_sql_events_params(const cd_event_log_t *events, char *out[STORE_SQL_E
         char *payload = cd_json_print(ev->payload);
         s_text(&col[7], payload);
         free(payload);
+        /* The reply of the command this event starts (the cache entry's seq is the command's
+         * last event, so an older entry with the same id could not match). */
+        reqcache_entry_t *e = ev->request_id[0] ? reqcache_find(requests, ev->request_id) : NULL;
+        if (e && !e->in_event && e->seq >= ev->seq) {
+            e->in_event = true;
+            s_text(&col[8], e->kind);
+            s_bytea(&col[9], e->reply, e->len);
+        } else {
+            s_raw(&col[8], "NULL", 4);
+            s_raw(&col[9], "NULL", 4);
+        }
     }
     for (int c = 0; c < STORE_SQL_EVENT_PARAMS; c++)
         out[c] = s_close(&col[c]);
@@ -177,29 +211,25 @@ void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *eve
 
 /* ------------------------------------------------------------------ requests */
 
-void store_sql_requests_params(reqcache_entry_t *const *entries, size_t n,
-                               char *out[STORE_SQL_REQUEST_PARAMS])
+size_t store_sql_requests_params(reqcache_entry_t *const *entries, size_t n,
+                                 char *out[STORE_SQL_REQUEST_PARAMS])
 {
-    static const char hex[] = "0123456789abcdef";
     s_arr_t col[STORE_SQL_REQUEST_PARAMS] = {{0}};
+    size_t rows = 0;
     for (size_t i = 0; i < n; i++) {
         const reqcache_entry_t *e = entries[i];
+        if (e->in_event)
+            continue;
         s_text(&col[0], e->id);
         s_text(&col[1], e->kind);
         s_int(&col[2], e->seq);
         s_int(&col[3], e->at_ms);
-        /* bytea's hex input, "\x0a1b...", its backslash escaped for the array literal */
-        s_arr_t *a = &col[4];
-        s_reserve(a, 2 * e->len + 8);
-        a->p[a->len++] = a->n++ ? ',' : '{';
-        memcpy(a->p + a->len, "\"\\\\x", 4);
-        a->len += 4;
-        for (size_t k = 0; k < e->len; k++) {
-            a->p[a->len++] = hex[e->reply[k] >> 4];
-            a->p[a->len++] = hex[e->reply[k] & 15];
-        }
-        a->p[a->len++] = '"';
+        s_bytea(&col[4], e->reply, e->len);
+        rows++;
     }
+    if (!rows)
+        return 0;
     for (int c = 0; c < STORE_SQL_REQUEST_PARAMS; c++)
         out[c] = s_close(&col[c]);
+    return rows;
 }

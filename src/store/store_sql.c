@@ -13,12 +13,15 @@
  * other projections, written far less often, one jsonb array per table, and cJSON does the
  * escaping. */
 const char *const STORE_SQL_INSERT_EVENTS =
-    "INSERT INTO events (seq, at, actor, kind, call_id, unit_id, request_id, payload) "
+    "INSERT INTO events (seq, at, actor, kind, call_id, unit_id, request_id, payload, "
+    "       reply_kind, reply) "
     "SELECT e.seq, to_timestamp(e.at_ms / 1000.0), e.actor, e.kind, nullif(e.call_id, ''), "
-    "       nullif(e.unit_id, ''), nullif(e.request_id, ''), e.payload::jsonb "
+    "       nullif(e.unit_id, ''), nullif(e.request_id, ''), e.payload::jsonb, e.reply_kind, "
+    "       e.reply "
     "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
-    "            $7::text[], $8::text[]) "
-    "     AS e(seq, at_ms, actor, kind, call_id, unit_id, request_id, payload)";
+    "            $7::text[], $8::text[], $9::text[], $10::bytea[]) "
+    "     AS e(seq, at_ms, actor, kind, call_id, unit_id, request_id, payload, reply_kind, "
+    "          reply)";
 
 const char *const STORE_SQL_UPSERT_CALLS =
     "INSERT INTO calls (call_id, call_no, type, priority, lat, lon, address, area, language, "
@@ -150,9 +153,19 @@ const char *const STORE_SQL_LOAD_CALLS =
     "WHERE status NOT IN ('closed', 'cancelled') OR closed_at > now() - $1::interval "
     "ORDER BY call_no";
 
+/* Replies within the retention window: rows of `requests`, and (0005) replies kept in event
+ * rows.  Those are found from the newest event backwards along the primary key, down to the
+ * newest event older than the window: the scan is as long as the window, not the log. */
 const char *const STORE_SQL_LOAD_REQUESTS =
     "SELECT request_id, kind, seq, (extract(epoch FROM at) * 1000)::bigint, reply "
-    "FROM requests WHERE at > now() - $1::interval ORDER BY seq";
+    "FROM requests WHERE at > now() - $1::interval "
+    "UNION ALL "
+    "SELECT request_id, reply_kind, seq, (extract(epoch FROM at) * 1000)::bigint, reply "
+    "FROM events "
+    "WHERE seq > coalesce((SELECT o.seq FROM events o WHERE o.at <= now() - $1::interval "
+    "                      ORDER BY o.seq DESC LIMIT 1), 0) "
+    "  AND reply IS NOT NULL AND at > now() - $1::interval "
+    "ORDER BY 3";
 
 const char *const STORE_SQL_GET_CALL = "SELECT " CALL_COLUMNS " FROM calls WHERE call_id = $1";
 

@@ -42,14 +42,19 @@ extern const char *const STORE_SQL_APPLIED_MIGRATIONS;
 /* store_rows.c: the parameters of STORE_SQL_INSERT_EVENTS, of STORE_SQL_UPSERT_CALLS (the
  * current row of every call the events touched) and of STORE_SQL_INSERT_REQUESTS: one
  * PostgreSQL array literal per column, each malloc'd. */
-#define STORE_SQL_EVENT_PARAMS   8
+#define STORE_SQL_EVENT_PARAMS   10
 #define STORE_SQL_CALL_PARAMS    23
 #define STORE_SQL_REQUEST_PARAMS 5
-void store_sql_events_params(const cd_event_log_t *events, char *out[STORE_SQL_EVENT_PARAMS]);
+/* An event that carries a request id whose reply is in `requests` (the cache) gets that reply
+ * in its row, and the entry is marked in_event. */
+void store_sql_events_params(const cd_event_log_t *events, const reqcache_t *requests,
+                             char *out[STORE_SQL_EVENT_PARAMS]);
 void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *events,
                             char *out[STORE_SQL_CALL_PARAMS]);
-void store_sql_requests_params(reqcache_entry_t *const *entries, size_t n,
-                               char *out[STORE_SQL_REQUEST_PARAMS]);
+/* Only the entries not written with their event; returns how many rows (0: nothing to insert,
+ * and out is left untouched). */
+size_t store_sql_requests_params(reqcache_entry_t *const *entries, size_t n,
+                                 char *out[STORE_SQL_REQUEST_PARAMS]);
 /* The projections of units, plans and assignments the events touched, and the alerts they
  * raised and cleared: JSON array texts (malloc'd), or NULL when there is nothing to write. */
 typedef struct store_sql_rows {

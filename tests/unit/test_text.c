@@ -1,5 +1,8 @@
 /* Unit tests: text validation helpers (src/core/cd_text.c). */
 #include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +37,46 @@ START_TEST(json_print_matches_cjson)
     free(want);
     free(got);
     cJSON_Delete(o);
+}
+END_TEST
+
+/* The exact integer path of cd_json_format_number (1e-3 <= |d| < 1e9) must give the very
+ * text of the snprintf way it replaces: "%1.15g" when that reads back exactly, else
+ * "%1.17g". */
+START_TEST(number_text_matches_printf)
+{
+    uint64_t st = 88172645463325252ULL;
+    long bad = 0;
+    for (long i = 0; i < 300000; i++) {
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        double d;
+        switch (i % 4) {
+        case 0: /* positions as clients send them */
+            d = (i & 1 ? 33.7 : -118.7) + (double)((st >> 8) % 10000) / 10000.0 * 0.8;
+            break;
+        case 1: /* any bits at all */
+            memcpy(&d, &st, sizeof d);
+            break;
+        case 2: /* short decimals */
+            d = (double)(st % 2000000000) / pow(10, (double)((st >> 40) % 13));
+            break;
+        default: /* neighbours of short decimals, and exact binary fractions */
+            d = i & 1 ? nextafter((double)(st % 100000) / 1000.0, 1e9)
+                      : ldexp((double)(st % (1ULL << 20)), -(int)((st >> 32) % 40));
+        }
+        if (isnan(d) || isinf(d))
+            continue;
+        char want[32], got[32];
+        snprintf(want, sizeof want, "%1.15g", d);
+        if (strtod(want, NULL) != d)
+            snprintf(want, sizeof want, "%1.17g", d);
+        size_t n = cd_json_format_number(d, got);
+        if (strcmp(want, got) != 0 || n != strlen(got)) {
+            if (bad++ < 5)
+                fprintf(stderr, "%.17g: want %s, got %s\n", d, want, got);
+        }
+    }
+    ck_assert_int_eq(bad, 0);
 }
 END_TEST
 
@@ -124,6 +167,7 @@ int main(void)
     TCase *tc = tcase_create("validation");
     tcase_add_test(tc, clean_text);
     tcase_add_test(tc, json_print_matches_cjson);
+    tcase_add_test(tc, number_text_matches_printf);
     tcase_add_test(tc, tokens_and_idents);
     tcase_add_test(tc, language_tags);
     tcase_add_test(tc, phones);
