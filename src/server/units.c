@@ -172,6 +172,16 @@ static void s_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool trunca
     } else if (!l) {
         server_refuse(self, &to, rid, CD_EUNAUTH, "unit_id",
                       "this connection has not said Hello: say which unit it is first");
+    } else if (peer.secured &&
+               (strcmp(peer.unit_id, l->unit_id) != 0 || strcmp(peer.name, l->key) != 0)) {
+        /* A routing id is the tablet's own choice: a connection of another key that took
+         * this route over (ROUTER_HANDOVER) must not act for the unit the route was bound to. */
+        char msg[CD_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof msg,
+                 "key %s may not act on the connection unit %s said Hello on with key %s; say "
+                 "Hello for your own unit",
+                 peer.name, l->unit_id, l->key);
+        server_refuse(self, &to, rid, CD_EPERM, "unit_id", msg);
     } else {
         if (fd >= 0)
             l->fd = fd;

@@ -229,7 +229,8 @@ void wire_call_to_pb(const cd_call_t *c, bool with_pii, Codispatch__V1__Call *m)
     }
     m->has_pending_since_ms = true;
     m->pending_since_ms = c->pending_since_ms;
-    wire_call_add_details(c, m);
+    /* Notes are free text a dispatcher typed about the caller: PII like the name. */
+    wire_call_add_details(c, with_pii, m);
 }
 
 uint8_t *wire_pack_call(const char *request_id, uint64_t seq, const cd_call_t *call, bool with_pii,

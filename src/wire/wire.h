@@ -48,8 +48,8 @@ void wire_call_input(const Codispatch__V1__CreateCall *m, cd_call_input_t *out);
  * wire_call_pb_release). */
 void wire_call_to_pb(const cd_call_t *c, bool with_pii, Codispatch__V1__Call *out);
 void wire_call_pb_release(Codispatch__V1__Call *m);
-/* The assignments and notes part of wire_call_to_pb. */
-void wire_call_add_details(const cd_call_t *c, Codispatch__V1__Call *m);
+/* The assignments and (with_notes: they are PII) notes part of wire_call_to_pb. */
+void wire_call_add_details(const cd_call_t *c, bool with_notes, Codispatch__V1__Call *m);
 
 /* --- Units, plans, recommendations, alerts (wire_dispatch.c) --- */
 

@@ -41,7 +41,7 @@ static void s_assignment_to_pb(const cd_assignment_t *a, Codispatch__V1__Assignm
     }
 }
 
-void wire_call_add_details(const cd_call_t *c, Codispatch__V1__Call *m)
+void wire_call_add_details(const cd_call_t *c, bool with_notes, Codispatch__V1__Call *m)
 {
     if (c->n_asg) {
         Codispatch__V1__Assignment *items = cd_xcalloc((size_t)c->n_asg, sizeof *items);
@@ -52,7 +52,7 @@ void wire_call_add_details(const cd_call_t *c, Codispatch__V1__Call *m)
         }
         m->n_assignments = (size_t)c->n_asg;
     }
-    int n = cJSON_GetArraySize(c->notes);
+    int n = with_notes ? cJSON_GetArraySize(c->notes) : 0;
     if (n > 0) {
         Codispatch__V1__Note *items = cd_xcalloc((size_t)n, sizeof *items);
         m->notes = cd_xcalloc((size_t)n, sizeof *m->notes);

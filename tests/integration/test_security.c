@@ -22,7 +22,7 @@
 #define PII_PHONE "555 0199"
 
 static harness_t *h;
-static char s_keys[256], s_disp[256], s_view[256], s_unit[256], s_token[128];
+static char s_keys[256], s_disp[256], s_view[256], s_unit[256], s_unit2[256], s_token[128];
 static char s_call[32]; /* a call created by the dispatcher, with PII */
 
 static void s_path(char *out, size_t cap, const char *name)
@@ -101,6 +101,21 @@ static void s_add_unit(const char *id)
     cdc_envelope_free(r);
 }
 
+/* A note naming the caller on call_id, as the key in key_file. */
+static void s_note(const char *key_file, const char *call_id)
+{
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT, *r;
+    Codispatch__V1__AddNote m = CODISPATCH__V1__ADD_NOTE__INIT;
+    m.call_id = (char *)call_id;
+    m.text = "called back " PII_NAME;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_ADD_NOTE;
+    req.add_note = &m;
+    r = s_as(key_file, &req, 10000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    cdc_envelope_free(r);
+}
+
 static void suite_setup(void)
 {
     h = harness_new();
@@ -128,6 +143,10 @@ static void suite_setup(void)
     snprintf(args, sizeof args, "keys add --role unit --name su1 --unit SU1 --out %s", s_unit);
     ck_assert_int_eq(s_cli(admin, args, &out), 0);
     free(out);
+    s_path(s_unit2, sizeof s_unit2, "su2.key_secret");
+    snprintf(args, sizeof args, "keys add --role unit --name su2 --unit SU2 --out %s", s_unit2);
+    ck_assert_int_eq(s_cli(admin, args, &out), 0);
+    free(out);
     char tok[300];
     snprintf(tok, sizeof tok, "%s/http.token", s_keys);
     FILE *f = fopen(tok, "r");
@@ -143,6 +162,7 @@ static void suite_setup(void)
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
     snprintf(s_call, sizeof s_call, "%s", r->call->call_id);
     cdc_envelope_free(r);
+    s_note(s_disp, s_call);
 }
 
 static void suite_teardown(void)
@@ -364,6 +384,58 @@ START_TEST(a_unit_key_speaks_for_its_own_unit_only)
 }
 END_TEST
 
+/* A DEALER on the units socket with the keys in key_file and a routing id of its choosing. */
+static void *s_tablet_socket(void *ctx, const char *key_file, const char *routing_id)
+{
+    cdc_keys_t k;
+    char err[256];
+    ck_assert_int_eq(cdc_keys_load(key_file, NULL, &k, err, sizeof err), CDC_OK);
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, rcv = 5000;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &rcv, sizeof rcv);
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, routing_id, strlen(routing_id));
+    ck_assert_int_eq(cdc_keys_apply(sock, &k), CDC_OK);
+    ck_assert_int_eq(zmq_connect(sock, harness_units(h)), 0);
+    return sock;
+}
+
+/* Routing ids are the tablets' own choice and the units socket hands a route over to the
+ * newest connection: another unit's key that reuses a bound route still may not act for it. */
+START_TEST(a_taken_over_route_does_not_carry_the_unit)
+{
+    void *ctx = zmq_ctx_new();
+    void *a = s_tablet_socket(ctx, s_unit, "tablet:SU1:shared");
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT, *r;
+    Codispatch__V1__Hello hello = CODISPATCH__V1__HELLO__INIT;
+    hello.unit_id = "SU1";
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    r = s_unit_req(a, &env, "route-hello-1");
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_WELCOME);
+    codispatch__v1__envelope__free_unpacked(r, NULL);
+
+    void *b = s_tablet_socket(ctx, s_unit2, "tablet:SU1:shared");
+    Codispatch__V1__Position pos = CODISPATCH__V1__POSITION__INIT;
+    pos.has_lat = pos.has_lon = true;
+    pos.lat = 34.1;
+    pos.lon = -118.3;
+    codispatch__v1__envelope__init(&env);
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_POSITION;
+    env.position = &pos;
+    r = s_unit_req(b, &env, "route-position-2");
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_ptr_nonnull(strstr(r->error->message, "su2"));
+    codispatch__v1__envelope__free_unpacked(r, NULL);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id = "
+                                          "'route-position-2'"),
+                     0);
+}
+END_TEST
+
 START_TEST(viewers_never_see_caller_pii)
 {
     /* The stream, subscribed with the viewer key, while the dispatcher takes a call. */
@@ -387,6 +459,8 @@ START_TEST(viewers_never_see_caller_pii)
         ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
         snprintf(new_call, sizeof new_call, "%s", r->call->call_id);
         cdc_envelope_free(r);
+        s_note(s_disp, new_call); /* notes are free text about the caller: PII too */
+        int mine_seen = 0;
         char topic[64];
         snprintf(topic, sizeof topic, "call.%s", new_call);
         for (;;) {
@@ -418,7 +492,7 @@ START_TEST(viewers_never_see_caller_pii)
                         memcmp(zmq_msg_data(&parts[0]), topic, strlen(topic)) == 0;
             for (int i = 0; i < n; i++)
                 zmq_msg_close(&parts[i]);
-            if (mine) {
+            if (mine && ++mine_seen == 2) { /* the call, then its note */
                 seen = true;
                 break;
             }
@@ -667,6 +741,7 @@ int main(void)
     tcase_add_test(tc, status_names_the_key_and_role);
     tcase_add_test(tc, roles_are_enforced_on_the_control_socket);
     tcase_add_test(tc, a_unit_key_speaks_for_its_own_unit_only);
+    tcase_add_test(tc, a_taken_over_route_does_not_carry_the_unit);
     tcase_add_test(tc, viewers_never_see_caller_pii);
     tcase_add_test(tc, a_revoked_key_stops_at_its_next_message);
     tcase_add_test(tc, request_ids_are_scoped_per_key);
