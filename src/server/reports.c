@@ -106,7 +106,9 @@ static bool s_parse_time(const char *s, int64_t *at, bool *date_only)
         int h = s_digits(p + 1, 2), mi = s_digits(p + 4, 2), sec = 0;
         p += 6;
         if (*p == ':') {
-            sec = s_digits(p + 1, 2);
+            sec = s_digits(p + 1, 2); /* -1 unless two digits: stops at a NUL */
+            if (sec < 0)
+                return false;
             p += 3;
             if (*p == '.') {
                 p++;
@@ -188,6 +190,12 @@ int report_query_check(const char *kind, const char *from, const char *to, const
     int rc = s_check_range(from, to, err);
     if (rc)
         return rc;
+    /* Demographics only over whole days: with bounds to the second, two reports a second
+     * apart would differ by one call and give away that caller's answer. */
+    if (strcmp(by, "race_ethnicity") == 0 && (strlen(from) != 10 || strlen(to) != 10))
+        return cd_error_set(err, CD_EINVAL, strlen(from) != 10 ? "from" : "to",
+                            "by race_ethnicity takes whole days (YYYY-MM-DD), so that no single "
+                            "caller's answer can be isolated by narrowing the range");
     cd_copy(out->kind, sizeof out->kind, kind);
     cd_copy(out->by, sizeof out->by, by);
     cd_copy(out->from, sizeof out->from, from);

@@ -534,6 +534,16 @@ START_TEST(bad_report_requests_name_the_field)
     s_refused(s_report("equity", DAY, DAY, "zzz"), CODISPATCH__V1__CODE__INVALID_ARGUMENT, "by");
     s_refused(s_report("staffing", DAY, DAY, "race_ethnicity"),
               CODISPATCH__V1__CODE__INVALID_ARGUMENT, "by");
+    /* Demographics over whole days only (no isolating one caller by narrowing the range); the
+     * timestamp and the truncated time are refused too, without reading past the text. */
+    s_refused(s_report("equity", DAY "T08:00:00Z", DAY, "race_ethnicity"),
+              CODISPATCH__V1__CODE__INVALID_ARGUMENT, "from");
+    s_refused(s_report("equity", DAY, DAY "T08:00:01Z", "race_ethnicity"),
+              CODISPATCH__V1__CODE__INVALID_ARGUMENT, "to");
+    s_refused(s_report("equity", DAY "T08:00:", DAY, NULL), CODISPATCH__V1__CODE__INVALID_ARGUMENT,
+              "from");
+    s_refused(s_report("equity", DAY "T08:00:5", DAY, NULL), CODISPATCH__V1__CODE__INVALID_ARGUMENT,
+              "from");
     s_refused(s_report("equity", NULL, DAY, NULL), CODISPATCH__V1__CODE__INVALID_ARGUMENT, "from");
     s_refused(s_report("equity", "2026-13-01", DAY, NULL), CODISPATCH__V1__CODE__INVALID_ARGUMENT,
               "from");
