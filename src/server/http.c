@@ -489,8 +489,9 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (s && h) {
-            s_unlist(h, s);
+        if (s) { /* also after http_close (h gone): the session still owns its buffers */
+            if (h)
+                s_unlist(h, s);
             free(s->body);
             s->body = NULL;
             free(s->set_cookie);
@@ -539,10 +540,12 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         return 0; /* the board only listens */
 
     case LWS_CALLBACK_CLOSED:
-        if (s && h && s->is_ws) {
-            s_unlist(h, s);
+        if (s && s->is_ws) {
+            if (h) {
+                s_unlist(h, s);
+                h->ws_clients--;
+            }
             s_drop_queue(s);
-            h->ws_clients--;
         }
         return 0;
 
