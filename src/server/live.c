@@ -88,6 +88,58 @@ void live_close(server_t *self)
     self->live = NULL;
 }
 
+/* Rebinding after live_drop_subscribers: the listener closes in libzmq's I/O thread, so the
+ * port may still be taken for a millisecond; retried on a timer, never by waiting. */
+typedef struct s_rebind {
+    uv_timer_t timer;
+    server_t *server;
+    int tries;
+    char endpoint[256];
+} s_rebind_t;
+
+static void s_rebind_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void s_on_rebind(uv_timer_t *timer)
+{
+    s_rebind_t *r = timer->data;
+    server_t *self = r->server;
+    live_t *l = self->live;
+    bool done = !l || self->stopping;
+    if (!done && zmq_bind(zsock_raw(l->pub), r->endpoint) == 0)
+        done = true;
+    else if (!done && ++r->tries >= 500) {
+        fprintf(stderr, "codispatchd: cannot bind the stream on %s again: %s\n", r->endpoint,
+                zmq_strerror(zmq_errno()));
+        done = true;
+    }
+    if (done) {
+        uv_timer_stop(timer);
+        uv_close((uv_handle_t *)timer, s_rebind_closed);
+    }
+}
+
+void live_drop_subscribers(server_t *self)
+{
+    live_t *l = self->live;
+    if (!l || !l->pub)
+        return;
+    const char *endpoint = zsock_endpoint(l->pub);
+    /* Unbinding ends the listener and every connection made through it; subscribers reconnect
+     * by themselves and meet the ZAP handler again, which refuses a revoked key. */
+    if (zmq_unbind(zsock_raw(l->pub), endpoint) != 0)
+        return;
+    l->subscriptions = 0;
+    s_rebind_t *r = cd_xcalloc(1, sizeof *r);
+    r->server = self;
+    cd_copy(r->endpoint, sizeof r->endpoint, endpoint);
+    uv_timer_init(self->loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_start(&r->timer, s_on_rebind, 0, 2);
+}
+
 long live_subscriptions(const server_t *self)
 {
     return self->live ? self->live->subscriptions : 0;

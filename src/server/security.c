@@ -270,6 +270,8 @@ void security_on_committed(server_t *self, const cd_event_log_t *events)
                 k.last_seq = ev->seq;
                 s_put(sec, &k);
                 units_on_key_revoked(self, k.name);
+                if (sec->on)
+                    live_drop_subscribers(self);
             }
         }
     }

@@ -108,6 +108,9 @@ int live_open(server_t *self, const char *endpoint, char *err, size_t errlen);
 void live_close(server_t *self);
 const char *live_endpoint(const server_t *self);
 long live_subscriptions(const server_t *self);
+/* Disconnects every stream subscriber (they reconnect through ZAP again): how a revoked key
+ * loses a subscription it opened before, since XPUB cannot drop one peer. */
+void live_drop_subscribers(server_t *self);
 void live_on_flush(server_t *self, const cd_event_log_t *events);
 void live_on_committed(server_t *self, int64_t seq);
 void live_on_lost(server_t *self);

@@ -555,6 +555,58 @@ START_TEST(viewers_never_see_caller_pii)
 }
 END_TEST
 
+/* A SUB on the stream for "call." with the keys in key_file; receives wait up to 300 ms. */
+static void *s_call_sub(void *ctx, const char *key_file)
+{
+    cdc_keys_t k;
+    char err[256];
+    ck_assert_int_eq(cdc_keys_load(key_file, NULL, &k, err, sizeof err), CDC_OK);
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int linger = 0, rcv = 300;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &rcv, sizeof rcv);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "call.", 5);
+    ck_assert_int_eq(cdc_keys_apply(sub, &k), CDC_OK);
+    ck_assert_int_eq(zmq_connect(sub, harness_stream(h)), 0);
+    return sub;
+}
+
+/* Reads what sub has (until a receive times out); true if a message's topic is call.<id>. */
+static bool s_sub_saw(void *sub, const char *call_id)
+{
+    char topic[64];
+    snprintf(topic, sizeof topic, "call.%s", call_id);
+    bool saw = false;
+    char buf[256];
+    for (;;) {
+        int n = zmq_recv(sub, buf, sizeof buf - 1, 0);
+        if (n < 0)
+            return saw;
+        if ((size_t)n == strlen(topic) && memcmp(buf, topic, (size_t)n) == 0)
+            saw = true;
+        int more = 0;
+        size_t sz = sizeof more;
+        while (zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &sz) == 0 && more)
+            zmq_recv(sub, buf, sizeof buf, 0);
+    }
+}
+
+/* Takes calls as the dispatcher until sub sees one (bounded); returns whether it did. */
+static bool s_sub_sees_a_new_call(void *sub, char *last_call, size_t cap)
+{
+    for (int attempt = 0; attempt < 30; attempt++) {
+        Codispatch__V1__Envelope req, *r;
+        Codispatch__V1__CreateCall cc;
+        r = s_as(s_disp, s_create_req(&req, &cc), 5000);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        snprintf(last_call, cap, "%s", r->call->call_id);
+        cdc_envelope_free(r);
+        if (s_sub_saw(sub, last_call))
+            return true;
+    }
+    return false;
+}
+
 START_TEST(a_revoked_key_stops_at_its_next_message)
 {
     char admin[300], path[300], args[600], *out = NULL;
@@ -573,8 +625,23 @@ START_TEST(a_revoked_key_stops_at_its_next_message)
     ck_assert_int_eq(cdc_control_call(ctl, s_status_req(&req, &st), 5000, &r), CDC_OK);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_STATUS_REPLY);
     cdc_envelope_free(r);
+    /* Its stream subscription, and a viewer's beside it. */
+    void *ctx = zmq_ctx_new(), *sub_temp = s_call_sub(ctx, path),
+         *sub_view = s_call_sub(ctx, s_view);
+    char last[32];
+    ck_assert(s_sub_sees_a_new_call(sub_temp, last, sizeof last));
+    ck_assert(s_sub_sees_a_new_call(sub_view, last, sizeof last));
     ck_assert_int_eq(s_cli(admin, "keys revoke temp", &out), 0);
     free(out);
+    /* Every subscriber was disconnected; the viewer is let back in, the revoked key is not. */
+    ck_assert(s_sub_sees_a_new_call(sub_view, last, sizeof last));
+    ck_assert(!s_sub_saw(sub_temp, last));
+    s_sub_saw(sub_view, last); /* drain */
+    ck_assert(s_sub_sees_a_new_call(sub_view, last, sizeof last));
+    ck_assert(!s_sub_saw(sub_temp, last));
+    zmq_close(sub_temp);
+    zmq_close(sub_view);
+    zmq_ctx_term(ctx);
     /* The open connection: refused at its next message. */
     ck_assert_int_eq(cdc_control_call(ctl, s_status_req(&req, &st), 5000, &r), CDC_OK);
     ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__UNAUTHENTICATED);
