@@ -479,6 +479,10 @@ static void s_flush(pgc_t *self)
 static void s_complete_head(pgc_t *self)
 {
     pgc_job_t *job = s_queue_pop(&self->flight);
+    /* PostgreSQL runs a pipeline's statements one after another: the next job starts only now,
+     * so its time limit does too (a long report must not use up the one queued behind it). */
+    if (self->flight.head)
+        self->flight.head->deadline = uv_now(self->loop) + self->job_timeout_ms;
     s_job_finish(job, false, NULL);
 }
 
