@@ -340,7 +340,28 @@ static void s_on_notice(void *arg, const PGresult *res)
 static void s_connect(pgc_t *self)
 {
     s_set_state(self, PGC_CONNECTING);
-    self->conn = PQconnectStart(self->conninfo);
+    /* A dead peer must be noticed in seconds, not after the kernel's two hours: on our side
+     * (keepalives, tcp_user_timeout) and on the server's (its session holds the standby lock,
+     * which must free when we are gone).  Listed before the conninfo, which may override them;
+     * Unix sockets ignore them. */
+    static const char *const keys[] = {"keepalives",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "tcp_user_timeout",
+                                       "options",
+                                       "dbname",
+                                       NULL};
+    const char *values[] = {"1",
+                            "10",
+                            "5",
+                            "3",
+                            "25000",
+                            "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
+                            "-c tcp_keepalives_count=3",
+                            self->conninfo,
+                            NULL};
+    self->conn = PQconnectStartParams(keys, values, 1);
     if (!self->conn || PQstatus(self->conn) == CONNECTION_BAD) {
         s_broken(self, "cannot start connecting to PostgreSQL");
         return;
