@@ -65,6 +65,18 @@ static void s_text(s_arr_t *a, const char *s)
     a->p[a->len++] = '"';
 }
 
+/* A JSON value as a quoted element, printed straight into the literal (no copy of the text to
+ * escape afterwards, no buffer per value). */
+static void s_json(s_arr_t *a, const cJSON *o)
+{
+    s_reserve(a, 2);
+    a->p[a->len++] = a->n++ ? ',' : '{';
+    a->p[a->len++] = '"';
+    cd_json_print_append(o, true, &a->p, &a->len, &a->cap);
+    s_reserve(a, 1);
+    a->p[a->len++] = '"';
+}
+
 static void s_int(s_arr_t *a, int64_t v)
 {
     char tmp[24], *end = tmp + sizeof tmp, *q = end; /* digits by hand: no snprintf */
@@ -126,9 +138,7 @@ void store_sql_events_params(const cd_event_log_t *events, const reqcache_t *req
         s_text(&col[4], ev->call_id);
         s_text(&col[5], ev->unit_id);
         s_text(&col[6], ev->request_id);
-        char *payload = cd_json_print(ev->payload);
-        s_text(&col[7], payload);
-        free(payload);
+        s_json(&col[7], ev->payload);
         /* The reply of the command this event starts (the cache entry's seq is the command's
          * last event, so an older entry with the same id could not match). */
         reqcache_entry_t *e = ev->request_id[0] ? reqcache_find(requests, ev->request_id) : NULL;
@@ -173,7 +183,7 @@ void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *eve
         const cd_call_t *c = cd_engine_find_call(engine, id);
         if (!c)
             continue;
-        char risks[64], *notes = cd_json_print(c->notes);
+        char risks[64];
         cd_call_risk_names(c->risk, risks, sizeof risks);
         s_text(&col[0], c->id);
         s_int(&col[1], c->no);
@@ -198,10 +208,9 @@ void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *eve
         s_text(&col[17], c->cancel_reason);
         s_int(&col[18], c->last_seq);
         s_text(&col[19], c->disposition);
-        s_text(&col[20], notes);
+        s_json(&col[20], c->notes);
         s_int(&col[21], c->pending_since_ms);
         s_raw(&col[22], c->pending_alerted ? "t" : "f", 1);
-        free(notes);
     }
     HASH_CLEAR(hh, seen);
     free(entries);
