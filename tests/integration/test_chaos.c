@@ -37,19 +37,6 @@ static atomic_bool stop_load;   /* clients: issue no new request ids */
 static atomic_bool stop_tablet; /* tablets: stop acting (keep listening) */
 static atomic_bool stop_all;
 
-static long long s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void s_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static int s_env_int(const char *name, int dflt)
 {
     const char *v = getenv(name);
@@ -132,10 +119,10 @@ static void *s_client(void *arg)
         record_t *r = &c->recs[c->n++];
         snprintf(r->rid, sizeof r->rid, "chaos-%d-%d", c->no, c->n);
         int got = 0;
-        r->first_ms = s_ms();
+        r->first_ms = harness_now_ms();
         /* Closed loop: the same request id until it is acknowledged. */
         while (got == 0) {
-            if (atomic_load(&stop_load) && s_ms() > resolve_deadline)
+            if (atomic_load(&stop_load) && harness_now_ms() > resolve_deadline)
                 break;
             r->attempts++;
             got = s_create(ctl, c, r->rid, r->call_id);
@@ -146,13 +133,13 @@ static void *s_client(void *arg)
             r->call_id[0] = '\0';
             break;
         }
-        r->acked_ms = s_ms();
+        r->acked_ms = harness_now_ms();
         c->retries += r->attempts - 1;
         /* Now and then ask again with the same id: the original answer must come back. */
         if (rand_r(&seed) % 8 == 0) {
             char again[32] = "";
             int g = 0;
-            while (g == 0 && s_ms() < resolve_deadline + 60000)
+            while (g == 0 && harness_now_ms() < resolve_deadline + 60000)
                 g = s_create(ctl, c, r->rid, again);
             c->repeats++;
             if (g != 1 || strcmp(again, r->call_id) != 0)
@@ -219,7 +206,7 @@ static void *s_tablets(void *arg)
         pthread_mutex_lock(&tabs_mu);
         for (int i = 0; i < UNITS; i++) {
             tab_t *t = &tabs[i];
-            long long now = s_ms();
+            long long now = harness_now_ms();
             if (!atomic_load(&stop_tablet) && now >= t->next_step) {
                 t_step(t);
                 t->next_step = now + 100;
@@ -290,7 +277,7 @@ START_TEST(kill_9_under_load_loses_nothing_acknowledged)
     pthread_t tablets;
     pthread_create(&tablets, NULL, s_tablets, NULL);
 
-    resolve_deadline = s_ms() + 3600 * 1000LL; /* set for real once the load stops */
+    resolve_deadline = harness_now_ms() + 3600 * 1000LL; /* set for real once the load stops */
     clients = calloc((size_t)n_clients, sizeof *clients);
     for (int i = 0; i < n_clients; i++) {
         clients[i].no = i;
@@ -302,20 +289,20 @@ START_TEST(kill_9_under_load_loses_nothing_acknowledged)
     fprintf(stderr, "test_chaos: %d clients, %d rounds, seed %u\n", n_clients, n_rounds, seed);
     for (int round = 0; round < n_rounds; round++) {
         int run_ms = 300 + (int)(rand_r(&seed) % 1700); /* a random moment under load */
-        s_sleep_ms(run_ms);
+        harness_sleep_ms(run_ms);
         if (n_kills < 64)
-            kills[n_kills++] = s_ms();
+            kills[n_kills++] = harness_now_ms();
         ck_assert_int_eq(harness_stop_server(h, SIGKILL), 128 + SIGKILL);
-        s_sleep_ms((int)(rand_r(&seed) % 300));
-        long long t0 = s_ms();
+        harness_sleep_ms((int)(rand_r(&seed) % 300));
+        long long t0 = harness_now_ms();
         ck_assert_int_eq(harness_start_server(h), 0);
         fprintf(stderr,
                 "test_chaos: round %d: killed after %d ms of load, serving again %lld ms "
                 "after the restart began\n",
-                round + 1, run_ms, s_ms() - t0);
+                round + 1, run_ms, harness_now_ms() - t0);
     }
-    s_sleep_ms(1000); /* some load on the last incarnation too */
-    resolve_deadline = s_ms() + RESOLVE_BOUND_MS;
+    harness_sleep_ms(1000); /* some load on the last incarnation too */
+    resolve_deadline = harness_now_ms() + RESOLVE_BOUND_MS;
     atomic_store(&stop_load, true);
     for (int i = 0; i < n_clients; i++)
         pthread_join(clients[i].thread, NULL);
@@ -398,13 +385,13 @@ START_TEST(kill_9_under_load_loses_nothing_acknowledged)
     /* Tablets: stop acting, keep listening; each must come to hold what PostgreSQL says is its
      * unit's active assignment (re-sent on Hello after the restarts). */
     atomic_store(&stop_tablet, true);
-    s_sleep_ms(1500); /* let answers to moves already sent arrive */
+    harness_sleep_ms(1500); /* let answers to moves already sent arrive */
     int steps = 0;
-    long long until = s_ms() + 30000;
+    long long until = harness_now_ms() + 30000;
     bool all_match = false;
     char want_call[UNITS][32], want_status[UNITS][32];
     bool match[UNITS] = {false};
-    while (!all_match && s_ms() < until) {
+    while (!all_match && harness_now_ms() < until) {
         all_match = true;
         pthread_mutex_lock(&tabs_mu);
         for (int i = 0; i < UNITS; i++) {
@@ -416,7 +403,7 @@ START_TEST(kill_9_under_load_loses_nothing_acknowledged)
         }
         pthread_mutex_unlock(&tabs_mu);
         if (!all_match)
-            s_sleep_ms(200);
+            harness_sleep_ms(200);
     }
     pthread_mutex_lock(&tabs_mu);
     for (int i = 0; i < UNITS; i++) {
@@ -440,9 +427,9 @@ START_TEST(kill_9_under_load_loses_nothing_acknowledged)
         cdc_tablet_callbacks_t cb = {
             .on_assignment = t_on_assignment, .on_result = t_on_result, .arg = &fresh};
         fresh.t = cdc_tablet_new(harness_units(h), tabs[i].unit, 0, &cb);
-        long long end = s_ms() + 15000;
-        while (!fresh.call_id[0] && s_ms() < end) {
-            int w = cdc_tablet_process(fresh.t, s_ms());
+        long long end = harness_now_ms() + 15000;
+        while (!fresh.call_id[0] && harness_now_ms() < end) {
+            int w = cdc_tablet_process(fresh.t, harness_now_ms());
             zmq_pollitem_t it = {.fd = cdc_tablet_fd(fresh.t), .events = ZMQ_POLLIN};
             zmq_poll(&it, 1, w > 20 ? 20 : w);
         }

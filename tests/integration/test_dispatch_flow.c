@@ -105,12 +105,6 @@ static char *s_new_call(const char *rid, int priority)
     return id;
 }
 
-static void s_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 START_TEST(create_recommend_dispatch_timeout_reoffer_across_a_restart)
 {
     s_ok(s_set_plan("mental_health", "mh_team>apru", 5, 0));
@@ -162,7 +156,7 @@ START_TEST(create_recommend_dispatch_timeout_reoffer_across_a_restart)
             break;
         cdc_envelope_free(g);
         g = NULL;
-        s_sleep_ms(100);
+        harness_sleep_ms(100);
     }
     ck_assert_msg(g != NULL, "the ack timeout did not re-offer the call after a restart");
     ck_assert_str_eq(g->call->assignments[0]->status, "timed_out");

@@ -24,19 +24,13 @@ static void suite_teardown(void)
     harness_destroy(&h);
 }
 
-static void s_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Waits (bounded) until pid is gone. */
 static bool s_wait_gone(long pid, int timeout_ms)
 {
     for (int waited = 0; waited < timeout_ms; waited += 20) {
         if (!harness_pid_alive(pid))
             return true;
-        s_sleep_ms(20);
+        harness_sleep_ms(20);
     }
     return !harness_pid_alive(pid);
 }

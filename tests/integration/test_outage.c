@@ -35,18 +35,11 @@ static void each_setup(void)
     harness_ensure_up(h);
 }
 
-static long long s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Retries the same request id until it is accepted (bounded). */
 static Codispatch__V1__Envelope *s_create_until_ok(const char *rid, int within_ms)
 {
-    long long deadline = s_ms() + within_ms;
-    while (s_ms() < deadline) {
+    long long deadline = harness_now_ms() + within_ms;
+    while (harness_now_ms() < deadline) {
         Codispatch__V1__Envelope *r = harness_create_call(h, rid, "suicide_risk", 1, 34, -118);
         if (r && r->body_case == CODISPATCH__V1__ENVELOPE__BODY_CALL)
             return r;
@@ -64,12 +57,12 @@ START_TEST(unavailable_while_down_then_recovers)
     ck_assert_int_eq(harness_stop_db(h), 0);
 
     /* The server answers at once, saying why, and has saved nothing. */
-    long long t0 = s_ms();
+    long long t0 = harness_now_ms();
     Codispatch__V1__Envelope *r = harness_create_call(h, "out-1", "suicide_risk", 1, 34, -118);
     ck_assert_ptr_nonnull(r);
     ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__UNAVAILABLE);
     ck_assert_ptr_nonnull(strstr(r->error->message, "retry with the same request_id"));
-    ck_assert_int_lt(s_ms() - t0, 2000);
+    ck_assert_int_lt(harness_now_ms() - t0, 2000);
     cdc_envelope_free(r);
 
     Codispatch__V1__Envelope *st = harness_status(h);
@@ -207,8 +200,8 @@ static void *s_load_client(void *arg)
         long long give_up = 0;
         for (;;) {
             if (atomic_load(&load_stop) && !give_up)
-                give_up = s_ms() + 60000;
-            if (give_up && s_ms() > give_up) {
+                give_up = harness_now_ms() + 60000;
+            if (give_up && harness_now_ms() > give_up) {
                 c->unresolved++;
                 break;
             }
@@ -325,16 +318,16 @@ START_TEST(outage_under_load)
     nanosleep(&ts, NULL);
 
     ck_assert_int_eq(harness_stop_db(h), 0);
-    long long down_at = s_ms();
+    long long down_at = harness_now_ms();
     /* Within the outage: fresh commands are refused at once; /readyz says not ready. */
     long long worst = 0;
     int samples = 0;
-    while (s_ms() - down_at < outage_s * 1000LL) {
+    while (harness_now_ms() - down_at < outage_s * 1000LL) {
         char rid[32];
         snprintf(rid, sizeof rid, "ol-probe-%d", samples++);
-        long long t0 = s_ms();
+        long long t0 = harness_now_ms();
         Codispatch__V1__Envelope *r = harness_create_call(h, rid, "other", 4, 34, -118);
-        long long took = s_ms() - t0;
+        long long took = harness_now_ms() - t0;
         ck_assert_ptr_nonnull(r);
         ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__UNAVAILABLE);
         cdc_envelope_free(r);
@@ -353,11 +346,11 @@ START_TEST(outage_under_load)
     ck_assert_int_lt(worst, 1000);
 
     ck_assert_int_eq(harness_start_db(h), 0);
-    long long up_at = s_ms(); /* pg_ctl start -w has returned: the database accepts */
+    long long up_at = harness_now_ms(); /* pg_ctl start -w has returned: the database accepts */
     long long ready_after = -1;
-    while (s_ms() - up_at < 20000) {
+    while (harness_now_ms() - up_at < 20000) {
         if (s_readyz() == 200) {
-            ready_after = s_ms() - up_at;
+            ready_after = harness_now_ms() - up_at;
             break;
         }
         struct timespec pause = {0, 10 * 1000000};

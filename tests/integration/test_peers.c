@@ -46,13 +46,6 @@ static void suite_teardown(void)
     harness_destroy(&h);
 }
 
-static long long s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The server's resident memory in KiB. */
 static long s_rss_kb(void)
 {
@@ -121,9 +114,9 @@ static void s_burst(int n)
         free(buf);
     }
     int calls = 0, others = 0;
-    long long deadline = s_now_ms() + 180000;
+    long long deadline = harness_now_ms() + 180000;
     zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-    while (calls + others < n && s_now_ms() < deadline && zmq_poll(&it, 1, 5000) >= 0) {
+    while (calls + others < n && harness_now_ms() < deadline && zmq_poll(&it, 1, 5000) >= 0) {
         if (!(it.revents & ZMQ_POLLIN))
             continue;
         zmq_msg_t msg;
@@ -153,9 +146,9 @@ static double s_metric(const char *series)
 /* Waits (bounded) until series reaches want; returns its last value. */
 static double s_wait_metric(const char *series, double want, int timeout_ms)
 {
-    long long deadline = s_now_ms() + timeout_ms;
+    long long deadline = harness_now_ms() + timeout_ms;
     double v;
-    while ((v = s_metric(series)) != want && s_now_ms() < deadline)
+    while ((v = s_metric(series)) != want && harness_now_ms() < deadline)
         usleep(100 * 1000);
     return v;
 }
@@ -413,9 +406,9 @@ START_TEST(tablets_that_vanish)
 
     /* Vanish: the process stops, its sockets stay open, nothing answers heartbeats. */
     kill(pid, SIGSTOP);
-    long long deadline = s_now_ms() + 60000;
+    long long deadline = harness_now_ms() + 60000;
     double now = base + TABLETS;
-    while (now != base && s_now_ms() < deadline) {
+    while (now != base && harness_now_ms() < deadline) {
         s_answered("while tablets are silent");
         now = s_metric("codispatch_tablets_connected");
         if (now != base)

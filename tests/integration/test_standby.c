@@ -33,19 +33,6 @@ static void suite_teardown(void)
     harness_destroy(&h);
 }
 
-static long long s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void s_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 /* /readyz of an HTTP address: its status code. */
 static int s_readyz(const char *http, char **body)
 {
@@ -55,14 +42,14 @@ static int s_readyz(const char *http, char **body)
 /* Waits until /readyz of http says 200; returns the milliseconds it took, or -1. */
 static long long s_wait_ready(const char *http, int bound_ms)
 {
-    long long t0 = s_ms();
-    while (s_ms() - t0 < bound_ms) {
+    long long t0 = harness_now_ms();
+    while (harness_now_ms() - t0 < bound_ms) {
         char *body = NULL;
         int st = s_readyz(http, &body);
         free(body);
         if (st == 200)
-            return s_ms() - t0;
-        s_sleep_ms(20);
+            return harness_now_ms() - t0;
+        harness_sleep_ms(20);
     }
     return -1;
 }
@@ -122,14 +109,14 @@ static void t_open(tab_t *t, const char *endpoints, const char *unit)
 /* Drives the tablet until *flag becomes true or the bound passes. */
 static bool t_pump_until(tab_t *t, bool (*cond)(const tab_t *), int bound_ms)
 {
-    long long end = s_ms() + bound_ms;
+    long long end = harness_now_ms() + bound_ms;
     do {
-        int wait = cdc_tablet_process(t->t, s_ms());
+        int wait = cdc_tablet_process(t->t, harness_now_ms());
         if (cond(t))
             return true;
         zmq_pollitem_t it = {.fd = cdc_tablet_fd(t->t), .events = ZMQ_POLLIN};
         zmq_poll(&it, 1, wait > 20 ? 20 : wait);
-    } while (s_ms() < end);
+    } while (harness_now_ms() < end);
     return cond(t);
 }
 
@@ -151,7 +138,7 @@ static bool t_has_result(const tab_t *t)
 START_TEST(primary_that_lost_the_lock_stops)
 {
     ck_assert_int_eq(harness_start_standby(h), 0);
-    s_sleep_ms(600); /* at least one lock attempt */
+    harness_sleep_ms(600); /* at least one lock attempt */
     s_assert_standby_waiting();
 
     long pid = harness_server_pid(h);
@@ -167,9 +154,9 @@ START_TEST(primary_that_lost_the_lock_stops)
     ck_assert_msg(took >= 0, "the standby did not take over");
     ck_assert_int_eq(kill((pid_t)pid, SIGCONT), 0);
     /* It exits by itself; the harness reaps it (a SIGTERM to a finished process is moot). */
-    long long t0 = s_ms();
-    while (harness_pid_alive(pid) && s_ms() - t0 < 20000)
-        s_sleep_ms(50);
+    long long t0 = harness_now_ms();
+    while (harness_pid_alive(pid) && harness_now_ms() - t0 < 20000)
+        harness_sleep_ms(50);
     ck_assert_int_eq(harness_stop_server(h, SIGTERM), 3);
     char *log = harness_server_log(h);
     ck_assert_msg(strstr(log, "another codispatchd took the database lock") != NULL, "log: %s",
@@ -198,7 +185,7 @@ START_TEST(standby_takes_over_after_kill_9_with_the_full_state)
     harness_dispatch(h, ids[0], "SB-1");
 
     ck_assert_int_eq(harness_start_standby(h), 0);
-    s_sleep_ms(600);
+    harness_sleep_ms(600);
     s_assert_standby_waiting();
 
     char both[200];
@@ -226,11 +213,11 @@ START_TEST(standby_takes_over_after_kill_9_with_the_full_state)
     cdc_envelope_free(reply);
 
     /* kill -9 the primary: its session ends, the lock frees, the standby takes over. */
-    long long t0 = s_ms();
+    long long t0 = harness_now_ms();
     ck_assert_int_eq(harness_stop_server(h, SIGKILL), 128 + SIGKILL);
     long long took = s_wait_ready(harness_standby_http(h), TAKEOVER_BOUND_MS);
     fprintf(stderr, "test_standby: standby ready %lld ms after kill -9 of the primary\n",
-            took < 0 ? -1 : s_ms() - t0);
+            took < 0 ? -1 : harness_now_ms() - t0);
     ck_assert_msg(took >= 0, "the standby did not take over");
 
     /* The same console (same endpoints list) is now served by the standby: a new call. */
@@ -244,11 +231,11 @@ START_TEST(standby_takes_over_after_kill_9_with_the_full_state)
     create.request_id = "sb-after";
     create.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
     create.create_call = &cc;
-    long long t1 = s_ms();
+    long long t1 = harness_now_ms();
     ck_assert_int_eq(cdc_control_call(ctl, &create, 20000, &reply), CDC_OK);
     ck_assert_int_eq(reply->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
     fprintf(stderr, "test_standby: a console with both endpoints served after %lld ms\n",
-            s_ms() - t1);
+            harness_now_ms() - t1);
     cdc_envelope_free(reply);
 
     /* Every call is there, with the assignment. */

@@ -43,14 +43,14 @@ struct harness {
     cdc_keys_t keys;
 };
 
-static long long s_now_ms(void)
+long long harness_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void s_sleep_ms(int ms)
+void harness_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
@@ -317,8 +317,8 @@ static pid_t s_spawn(harness_t *self, const char *control, const char *units, co
 int harness_start_server(harness_t *self)
 {
     self->server = s_spawn(self, self->control, self->units, self->stream, self->http, self->log);
-    long long deadline = s_now_ms() + READY_TIMEOUT_MS;
-    while (s_now_ms() < deadline) {
+    long long deadline = harness_now_ms() + READY_TIMEOUT_MS;
+    while (harness_now_ms() < deadline) {
         if (!harness_server_running(self)) {
             char *log = harness_server_log(self);
             fprintf(stderr, "harness: codispatchd exited at start:\n%s\n", log);
@@ -331,7 +331,7 @@ int harness_start_server(harness_t *self)
         cdc_envelope_free(st);
         if (ok)
             return 0;
-        s_sleep_ms(50);
+        harness_sleep_ms(50);
     }
     fprintf(stderr, "harness: codispatchd not ready within %d ms\n", READY_TIMEOUT_MS);
     return -1;
@@ -343,18 +343,18 @@ static int s_stop_pid(pid_t *pid, int sig)
     if (*pid <= 0)
         return -1;
     kill(*pid, sig);
-    long long deadline = s_now_ms() + STOP_TIMEOUT_MS;
+    long long deadline = harness_now_ms() + STOP_TIMEOUT_MS;
     int status = 0;
     for (;;) {
         pid_t r = waitpid(*pid, &status, WNOHANG);
         if (r == *pid)
             break;
-        if (s_now_ms() > deadline) {
+        if (harness_now_ms() > deadline) {
             kill(*pid, SIGKILL);
             waitpid(*pid, &status, 0);
             break;
         }
-        s_sleep_ms(10);
+        harness_sleep_ms(10);
     }
     *pid = 0;
     if (WIFEXITED(status))
@@ -369,8 +369,8 @@ int harness_start_standby(harness_t *self)
     self->standby =
         s_spawn(self, self->s_control, self->s_units, self->s_stream, self->s_http, self->s_log);
     /* Up once its HTTP side answers (/healthz); it is not ready while it waits for the lock. */
-    long long deadline = s_now_ms() + READY_TIMEOUT_MS;
-    while (s_now_ms() < deadline) {
+    long long deadline = harness_now_ms() + READY_TIMEOUT_MS;
+    while (harness_now_ms() < deadline) {
         if (!harness_standby_running(self))
             return -1;
         char *body = NULL;
@@ -378,7 +378,7 @@ int harness_start_standby(harness_t *self)
         free(body);
         if (st == 200)
             return 0;
-        s_sleep_ms(50);
+        harness_sleep_ms(50);
     }
     return -1;
 }

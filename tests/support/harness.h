@@ -40,6 +40,9 @@ bool harness_server_running(harness_t *self);
 
 /* The server's process id (0 when it is not running). */
 long harness_server_pid(const harness_t *self);
+/* Monotonic milliseconds, and a sleep of the test's own thread (never the server's). */
+long long harness_now_ms(void);
+void harness_sleep_ms(int ms);
 
 /* A second codispatchd on the same database and its own free loopback ports: a hot standby.
  * Returns 0 once its HTTP side answers /healthz (it binds control/units/stream only once it
