@@ -142,6 +142,14 @@ if s_step floor; then
 
 echo "bench: ZeroMQ round trip (StatusRequest, no database)" >&2
 rtt=$(bench rtt --count 5000)
+# What a commit's flush costs on this disk: group commit pays off in proportion to it.
+fsync_bin=$(ls /usr/lib/postgresql/*/bin/pg_test_fsync 2>/dev/null | tail -1)
+if [ -n "$fsync_bin" ]; then
+    echo "bench: fdatasync latency (pg_test_fsync)" >&2
+    fsync_us=$("$fsync_bin" -s 2 -f "$tmp/fsync.test" 2>/dev/null |
+        awk '/fdatasync/ { for (i = 1; i < NF; i++) if ($(i + 1) == "usecs/op") { print $i; exit } }')
+    rm -f "$tmp/fsync.test"
+fi
 
 s_sql "$tmp/main" "CREATE TABLE bench_floor (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES);
                    CREATE SEQUENCE bench_floor_seq;"
@@ -258,12 +266,13 @@ machine=$(jq -n --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuin
     '{cpu: $cpu, cores: $cores, mem_mb: $mem, kernel: $kernel, postgresql: $pg,
       loadavg_at_end: $load}')
 jq -n --argjson rtt "$rtt" --argjson pg1 "$pg1" --argjson pg16 "$pg16" \
+    --argjson fsync_us "${fsync_us:-null}" \
     --argjson in1 "$in1" --argjson in16 "$in16" --argjson in64 "$in64" \
     --argjson life "$life" --argjson stream "$stream" --argjson restart "$restart" \
     --argjson sim "$sim" --argjson sim_wall "$sim_wall" --argjson machine "$machine" \
     --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
     {date: $date, machine: $machine,
-     zmq_rtt: $rtt, pgbench_1: $pg1, pgbench_16: $pg16,
+     zmq_rtt: $rtt, fdatasync_us: $fsync_us, pgbench_1: $pg1, pgbench_16: $pg16,
      intake_1: $in1, intake_16: $in16, intake_64: $in64,
      lifecycle: $life, stream: $stream, restart: $restart,
      sim_offline: (if $sim then $sim + {measured_wall_s: $sim_wall} else null end),
@@ -281,6 +290,7 @@ jq -r '
   "| Measure | Result | Target | Met |",
   "|---|---|---|---|",
   "| ZeroMQ round trip p50 (`bench rtt`) | \(r(.zmq_rtt.p50_ms)) ms | | |",
+  "| fdatasync of one 8 kB write (`pg_test_fsync`): the cost of a commit flush here | \(r(.fdatasync_us)) µs | | |",
   "| pgbench 1 client: TPS / latency | \(r(.pgbench_1.tps)) / \(r(.pgbench_1.latency_ms)) ms | | |",
   "| pgbench 16 clients: TPS / latency | \(r(.pgbench_16.tps)) / \(r(.pgbench_16.latency_ms)) ms | | |",
   "| floor = pgbench 1-client latency + ZeroMQ round trip | \(r(.floor_ms)) ms | | |",
