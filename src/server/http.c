@@ -52,6 +52,7 @@ typedef struct s_frame {
 typedef struct s_msg {
     struct s_msg *next;
     s_frame_t *frame;
+    bool counted; /* in queued_bytes: changes are, a snapshot is not */
 } s_msg_t;
 
 /* Per connection (libwebsockets allocates it for us). */
@@ -134,11 +135,12 @@ static s_frame_t *s_frame_new(const char *text, size_t len)
     return f;
 }
 
-static void s_queue_frame(s_session_t *s, s_frame_t *f)
+static void s_queue_frame(s_session_t *s, s_frame_t *f, bool counted)
 {
     s_msg_t *m = cd_xmalloc(sizeof *m);
     m->next = NULL;
     m->frame = f;
+    m->counted = counted;
     f->refs++;
     if (s->tail)
         s->tail->next = m;
@@ -146,12 +148,15 @@ static void s_queue_frame(s_session_t *s, s_frame_t *f)
         s->head = m;
     s->tail = m;
     s->queued++;
-    s->queued_bytes += f->len;
+    if (counted)
+        s->queued_bytes += f->len;
 }
 
-static void s_queue(s_session_t *s, const char *text, size_t len)
+/* A snapshot: not counted against the byte limit, which would otherwise send a client whose
+ * snapshot alone is over it (a very large state) back for a new one at every change. */
+static void s_queue_snapshot(s_session_t *s, const char *text, size_t len)
 {
-    s_queue_frame(s, s_frame_new(text, len));
+    s_queue_frame(s, s_frame_new(text, len), false);
 }
 
 static void s_pop(s_session_t *s)
@@ -161,7 +166,8 @@ static void s_pop(s_session_t *s)
     if (!s->head)
         s->tail = NULL;
     s->queued--;
-    s->queued_bytes -= m->frame->len;
+    if (m->counted)
+        s->queued_bytes -= m->frame->len;
     if (--m->frame->refs == 0)
         free(m->frame);
     free(m);
@@ -519,7 +525,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         h->ws_clients++;
         if (s_state_committed(self)) {
             char *text = s_snapshot(self);
-            s_queue(s, text, strlen(text));
+            s_queue_snapshot(s, text, strlen(text));
             free(text);
             s->want_snapshot = false;
             lws_callback_on_writable(wsi);
@@ -579,7 +585,7 @@ void http_broadcast(server_t *self, const char *json, int64_t seq)
             h->ws_resyncs++;
             continue;
         }
-        s_queue_frame(s, f);
+        s_queue_frame(s, f, true);
         lws_callback_on_writable(s->wsi);
     }
     if (--f->refs == 0)
@@ -600,7 +606,7 @@ void http_on_committed(server_t *self)
             snapshot = s_snapshot(self);
         s->want_snapshot = false;
         if (s->is_ws) {
-            s_queue(s, snapshot, strlen(snapshot));
+            s_queue_snapshot(s, snapshot, strlen(snapshot));
             lws_callback_on_writable(s->wsi);
         } else {
             s_unlist(h, s);
