@@ -729,6 +729,13 @@ START_TEST(report_roles)
                                           "request_id = 'demographics-by-dispatcher' AND "
                                           "actor = 'dispatcher:disp'"),
                      1);
+    /* Its request id is the dispatcher's: another key resending it is refused, not answered. */
+    r = harness_call(h, &req, 10000); /* the admin */
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__CONFLICT);
+    cdc_envelope_free(r);
+    r = s_as(s_disp, &req, 10000); /* the dispatcher's own retry: its first answer */
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_DEMOGRAPHICS);
+    cdc_envelope_free(r);
 
     Codispatch__V1__ExportCalls ex = CODISPATCH__V1__EXPORT_CALLS__INIT;
     ex.from = "2026-01-01";
