@@ -114,6 +114,10 @@ DECLARE
 BEGIN
     SELECT * INTO prev FROM demographics_requests r WHERE r.request_id = p_request_id;
     IF FOUND THEN
+        IF prev.actor <> p_actor THEN -- request ids are per key, as command ids are
+            RAISE EXCEPTION 'request_id % was already used by another key', p_request_id
+                USING ERRCODE = 'unique_violation';
+        END IF;
         IF prev.call_id <> p_call_id OR prev.race_ethnicity <> p_race
            OR prev.age_band <> p_age OR prev.gender <> p_gender THEN
             RAISE EXCEPTION 'request_id % was already used for other demographics', p_request_id
