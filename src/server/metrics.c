@@ -24,22 +24,33 @@ static void s_bucket(unsigned long *counts, const double *le, double v)
     counts[i]++; /* counts[METRIC_BUCKETS] is +Inf */
 }
 
-void metrics_observe_flush(server_t *self, size_t events)
+void metrics_observe_flush(server_t *self, const cd_event_log_t *events)
 {
-    self->flush_ns = uv_hrtime();
-    self->batch_events_sum += (double)events;
-    s_bucket(self->batch_size, s_size_le, (double)events);
+    if (self->n_flushed == STORE_MAX_FLIGHT) /* cannot happen: the store sends no more */
+        return;
+    self->flushed[self->n_flushed].last_seq = events->items[events->len - 1].seq;
+    self->flushed[self->n_flushed].ns = uv_hrtime();
+    self->n_flushed++;
+    self->batch_events_sum += (double)events->len;
+    s_bucket(self->batch_size, s_size_le, (double)events->len);
 }
 
-void metrics_observe_commit(server_t *self)
+/* Batches of replies only are not flushed through here, so a commit is matched by seq. */
+void metrics_observe_commit(server_t *self, int64_t seq)
 {
-    if (!self->flush_ns)
-        return;
-    double ms = (double)(uv_hrtime() - self->flush_ns) / 1e6;
-    self->flush_ns = 0;
-    self->batches++;
-    self->commit_seconds_sum += ms / 1000.0;
-    s_bucket(self->commit_ms, s_ms_le, ms);
+    while (self->n_flushed && self->flushed[0].last_seq <= seq) {
+        double ms = (double)(uv_hrtime() - self->flushed[0].ns) / 1e6;
+        self->n_flushed--;
+        memmove(self->flushed, self->flushed + 1, self->n_flushed * sizeof self->flushed[0]);
+        self->batches++;
+        self->commit_seconds_sum += ms / 1000.0;
+        s_bucket(self->commit_ms, s_ms_le, ms);
+    }
+}
+
+void metrics_forget_flushed(server_t *self)
+{
+    self->n_flushed = 0;
 }
 
 void metrics_count_command(server_t *self, int body_case, int rc)
@@ -144,6 +155,15 @@ char *metrics_render(const server_t *self)
                 self->batch_size, s_size_le, 1, self->batch_events_sum, self->batches);
     s_histogram(&b, "codispatch_commit_seconds", "Time from sending a batch to its COMMIT.",
                 self->commit_ms, s_ms_le, 0.001, self->commit_seconds_sum, self->batches);
+    unsigned long sent, behind;
+    store_batch_counts(self->store, &sent, &behind);
+    s_add(&b,
+          "# HELP codispatch_batches_sent_total Group-commit batches sent to PostgreSQL.\n"
+          "# TYPE codispatch_batches_sent_total counter\ncodispatch_batches_sent_total %lu\n"
+          "# HELP codispatch_batches_pipelined_total Batches sent while the one before was still "
+          "in flight.\n# TYPE codispatch_batches_pipelined_total counter\n"
+          "codispatch_batches_pipelined_total %lu\n",
+          sent, behind);
     s_add(&b,
           "# HELP codispatch_requests_total Messages received on the sockets.\n"
           "# TYPE codispatch_requests_total counter\ncodispatch_requests_total %lu\n",

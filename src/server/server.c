@@ -161,7 +161,7 @@ static void s_on_ready(void *arg)
 static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
 {
     server_t *self = arg;
-    metrics_observe_commit(self);
+    metrics_observe_commit(self, seq);
     security_on_committed(self, events);
     outbox_release(self->outbox, seq);
     units_on_committed(self, seq);
@@ -172,7 +172,7 @@ static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
 static void s_on_flush(void *arg, const cd_event_log_t *events)
 {
     server_t *self = arg;
-    metrics_observe_flush(self, events->len);
+    metrics_observe_flush(self, events);
     units_on_flush(self, events);
     live_on_flush(self, events);
 }
@@ -180,6 +180,7 @@ static void s_on_flush(void *arg, const cd_event_log_t *events)
 static void s_on_lost(void *arg, int64_t committed, const char *why)
 {
     server_t *self = arg;
+    metrics_forget_flushed(self);
     live_on_lost(self);
     units_on_lost(self);
     if (outbox_len(self->outbox) == 0)

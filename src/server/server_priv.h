@@ -47,7 +47,11 @@ struct server {
     unsigned long batch_size[METRIC_BUCKETS + 1], commit_ms[METRIC_BUCKETS + 1];
     unsigned long batches;
     double batch_events_sum, commit_seconds_sum;
-    uint64_t flush_ns; /* when the batch in flight was sent */
+    struct {
+        int64_t last_seq;
+        uint64_t ns;
+    } flushed[STORE_MAX_FLIGHT]; /* when each batch in flight was sent, oldest first */
+    size_t n_flushed;
     cd_engine_t *engine;
     store_t *store;
     outbox_t *outbox;
@@ -130,8 +134,9 @@ void http_ws_queues(const server_t *self, size_t *max_queued, size_t *bytes,
 
 /* metrics.c: Prometheus text (malloc'd); the bucket bounds the histograms use. */
 char *metrics_render(const server_t *self);
-void metrics_observe_flush(server_t *self, size_t events);
-void metrics_observe_commit(server_t *self);
+void metrics_observe_flush(server_t *self, const cd_event_log_t *events);
+void metrics_observe_commit(server_t *self, int64_t seq);
+void metrics_forget_flushed(server_t *self); /* the batches in flight were lost */
 void metrics_count_command(server_t *self, int body_case, int rc);
 /* Every refusal: socket "control" | "units" | "http", code a cd_code_t, field as in the
  * Error ("" when none).  Fields are names from the code, never from the peer, so the label

@@ -70,8 +70,9 @@ static void s_discard_uncommitted(store_t *self, const char *why)
 {
     self->generation++;
     s_batch_clear(&self->open);
-    s_batch_clear(&self->flight);
-    self->in_flight = false;
+    for (size_t i = 0; i < STORE_MAX_FLIGHT; i++)
+        s_batch_clear(&self->flight[i]);
+    self->flight_head = self->n_flight = 0;
     reqcache_forget_after(self->requests, self->committed_seq);
     cd_engine_reset(self->engine);
     if (self->cb.on_lost)
@@ -250,23 +251,29 @@ static void s_on_applied_list(pgc_job_t *job, bool ok, bool lost, const char *er
 
 /* ------------------------------------------------------------------ group commit */
 
+/* pgc completes jobs in the order they were sent, so a batch's result is always for the
+ * oldest batch in flight.  After a loss the ring is empty and late results are ignored. */
 static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *error, void *arg)
 {
     store_t *self = arg;
-    if (!self->in_flight)
+    if (self->n_flight == 0)
         return; /* already discarded by a loss */
-    self->in_flight = false;
     if (ok) {
-        self->committed_seq = self->flight.last_seq;
+        store_batch_t *b = &self->flight[self->flight_head];
+        self->committed_seq = b->last_seq;
+        /* The slot stays taken while the server is told, in case that flushes again. */
         if (self->cb.on_committed)
-            self->cb.on_committed(self->arg, self->committed_seq, &self->flight.events);
-        s_batch_clear(&self->flight);
+            self->cb.on_committed(self->arg, self->committed_seq, &b->events);
+        s_batch_clear(b);
+        self->flight_head = (self->flight_head + 1) % STORE_MAX_FLIGHT;
+        self->n_flight--;
         store_flush(self); /* what gathered meanwhile goes now */
         return;
     }
     if (lost)
         return; /* the state callback handles a lost connection */
-    /* PostgreSQL refused the batch (a constraint, say): nothing of it committed.  Reload. */
+    /* PostgreSQL refused the batch (a constraint, say): nothing of it committed, and the batch
+     * behind it, if any, will be refused by its guard.  Reload. */
     char why[600];
     snprintf(why, sizeof why, "the database refused a batch: %s", error);
     fprintf(stderr, "codispatchd: %s; reloading state\n", why);
@@ -276,18 +283,43 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
     store__load(self);
 }
 
+/* Adds a statement taking STORE_SQL_CALL_PARAMS array literals, or frees them unused. */
+static void s_add_or_free(pgc_job_t *job, size_t rows, const char *sql, char **params)
+{
+    if (rows) {
+        pgc_job_add_owned(job, sql, STORE_SQL_CALL_PARAMS, params);
+        return;
+    }
+    for (int i = 0; i < STORE_SQL_CALL_PARAMS; i++)
+        free(params[i]);
+}
+
+/* The seq of the last event of the newest batch in flight, or 0 when none is in flight; -1
+ * when that batch has no event, so that nothing can prove it committed (rare: replies only). */
+static int64_t s_newest_flight_event(const store_t *self)
+{
+    if (self->n_flight == 0)
+        return 0;
+    const store_batch_t *b =
+        &self->flight[(self->flight_head + self->n_flight - 1) % STORE_MAX_FLIGHT];
+    return b->events.len ? b->events.items[b->events.len - 1].seq : -1;
+}
+
 void store_flush(store_t *self)
 {
-    if (self->state != STORE_READY || self->in_flight)
+    if (self->state != STORE_READY || self->n_flight == STORE_MAX_FLIGHT)
         return;
+    int64_t after = s_newest_flight_event(self);
+    if (after < 0)
+        return; /* sent when that batch has committed */
     cd_engine_take_events(self->engine, &self->open.events);
     if (self->open.events.len == 0 && self->open.n_requests == 0)
         return;
-    /* The open batch becomes the flight batch (swap, so buffers are reused). */
-    store_batch_t tmp = self->flight;
-    self->flight = self->open;
+    /* The open batch takes the next free slot of the ring (swap, so buffers are reused). */
+    store_batch_t *b = &self->flight[(self->flight_head + self->n_flight) % STORE_MAX_FLIGHT];
+    store_batch_t tmp = *b;
+    *b = self->open;
     self->open = tmp;
-    store_batch_t *b = &self->flight;
     b->last_seq = b->events.len ? b->events.items[b->events.len - 1].seq : self->committed_seq;
     for (size_t i = 0; i < b->n_requests; i++)
         if (b->requests[i]->seq > b->last_seq)
@@ -297,12 +329,24 @@ void store_flush(store_t *self)
         self->cb.on_flush(self->arg, &b->events);
     pgc_job_t *job = pgc_job_new(s_on_batch_done, self);
     pgc_job_prepare(job); /* the same few statements every batch: parse and plan them once */
+    if (after > 0) {
+        /* PostgreSQL runs this transaction after the one before it ends, committed or not:
+         * refuse to commit anything built on events that were not. */
+        char seq[24];
+        snprintf(seq, sizeof seq, "%lld", (long long)after);
+        const char *params[] = {seq};
+        pgc_job_add(job, STORE_SQL_BATCH_GUARD, 1, params);
+    }
     if (b->events.len) {
-        char *events[STORE_SQL_EVENT_PARAMS], *calls[STORE_SQL_CALL_PARAMS];
+        char *events[STORE_SQL_EVENT_PARAMS];
+        store_sql_calls_t calls;
         store_sql_events_params(&b->events, self->requests, events);
-        store_sql_calls_params(self->engine, &b->events, calls);
+        store_sql_calls_params(self->engine, &b->events, &calls);
         pgc_job_add_owned(job, STORE_SQL_INSERT_EVENTS, STORE_SQL_EVENT_PARAMS, events);
-        pgc_job_add_owned(job, STORE_SQL_UPSERT_CALLS, STORE_SQL_CALL_PARAMS, calls);
+        /* New calls by plain INSERT: ON CONFLICT's speculative insertion costs PostgreSQL an
+         * extra index probe and WAL record per row, for a conflict that cannot happen. */
+        s_add_or_free(job, calls.n_fresh, STORE_SQL_INSERT_CALLS, calls.fresh);
+        s_add_or_free(job, calls.n_known, STORE_SQL_UPSERT_CALLS, calls.known);
         /* Units and calls before the assignments that refer to them. */
         store_sql_rows_t rows;
         store_sql_dispatch_rows(self->engine, &b->events, &rows);
@@ -323,9 +367,11 @@ void store_flush(store_t *self)
     char *reqs[STORE_SQL_REQUEST_PARAMS];
     if (b->n_requests && store_sql_requests_params(b->requests, b->n_requests, reqs))
         pgc_job_add_owned(job, STORE_SQL_INSERT_REQUESTS, STORE_SQL_REQUEST_PARAMS, reqs);
-    self->in_flight = true;
+    self->batches_sent++;
+    self->batches_behind += after > 0;
+    self->n_flight++;
     if (pgc_submit(self->pg, job) != 0)
-        self->in_flight = false; /* not READY: the state callback discards everything */
+        self->n_flight--; /* not READY: the state callback discards everything */
 }
 
 bool store_can_accept(const store_t *self)
@@ -468,6 +514,12 @@ const char *store_last_error(const store_t *self)
     return self->last_error;
 }
 
+void store_batch_counts(const store_t *self, unsigned long *sent, unsigned long *behind)
+{
+    *sent = self->batches_sent;
+    *behind = self->batches_behind;
+}
+
 int64_t store_committed_seq(const store_t *self)
 {
     return self->committed_seq;
@@ -478,7 +530,8 @@ static void s_on_retry_closed(uv_handle_t *h)
     store_t *self = h->data;
     reqcache_destroy(&self->requests);
     s_batch_release(&self->open);
-    s_batch_release(&self->flight);
+    for (size_t i = 0; i < STORE_MAX_FLIGHT; i++)
+        s_batch_release(&self->flight[i]);
     free(self->conninfo);
     free(self);
 }
@@ -491,7 +544,7 @@ void store_destroy(store_t **self_p)
     *self_p = NULL;
     /* Callbacks of jobs failed by pgc_destroy must not act on the store any more. */
     self->state = STORE_DOWN;
-    self->in_flight = false;
+    self->n_flight = 0;
     self->cb.on_lost = NULL;
     self->cb.on_committed = NULL;
     pgc_destroy(&self->pg);

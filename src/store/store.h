@@ -17,9 +17,11 @@
  *
  *  In READY it group-commits: every event the engine recorded since the last flush, the
  *  projection rows they touched and the replies to record for idempotency go to PostgreSQL as
- *  one pipelined transaction.  One batch is in flight at a time; whatever arrives meanwhile
- *  forms the next.  When a batch commits the server is told the committed seq and only then
- *  releases the replies and pushes that waited for it (durable before visible).
+ *  one pipelined transaction.  Up to two batches are in flight at a time (PostgreSQL runs them
+ *  one after the other; the second starts with a guard that refuses to commit unless the
+ *  first did); whatever arrives meanwhile forms the next.  When a batch commits the server is told
+ * the committed seq and only then releases the replies and pushes that waited for it (durable
+ * before visible).
  *
  *  If a batch fails, or the connection drops, nothing uncommitted survives: the store tells
  *  the server (which answers UNAVAILABLE to everything waiting), resets the engine, and
@@ -38,6 +40,12 @@
 #include "reqcache.h"
 
 typedef struct store store_t;
+
+/* Batches in PostgreSQL's pipeline at once.  With two, PostgreSQL starts on the next batch as
+ * soon as one commits instead of idling while the server answers the committed one's clients
+ * and gathers the next; a later batch commits only if the one before it did (the guard of
+ * migration 0006). */
+#define STORE_MAX_FLIGHT 2
 
 typedef enum store_state {
     STORE_DOWN = 0,
@@ -106,9 +114,12 @@ reqcache_entry_t *store_record_request(store_t *self, const char *request_id, co
 /* The recorded reply for request_id, committed or still in a batch, or NULL. */
 const reqcache_entry_t *store_find_request(const store_t *self, const char *request_id);
 
-/* Sends the next batch if there is something to send and no batch in flight.  Call once per
- * loop turn, after the turn's commands were applied. */
+/* Sends the next batch if there is something to send and fewer than STORE_MAX_FLIGHT (2)
+ * batches in flight.  Call once per loop turn, after the turn's commands were applied. */
 void store_flush(store_t *self);
+
+/* Batches sent since start, and how many of them went while another was still in flight. */
+void store_batch_counts(const store_t *self, unsigned long *sent, unsigned long *behind);
 
 /* Drops closed calls and old idempotency records from memory (and old records from
  * PostgreSQL).  now_ms is wall-clock time. */

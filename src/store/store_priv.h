@@ -29,9 +29,10 @@ struct store {
     store_state_t state;
     reqcache_t *requests;
     int64_t committed_seq;
-    store_batch_t open;   /* collecting */
-    store_batch_t flight; /* sent, awaiting commit */
-    bool in_flight;
+    store_batch_t open;                     /* collecting */
+    store_batch_t flight[STORE_MAX_FLIGHT]; /* sent, awaiting commit: a ring, oldest first */
+    size_t flight_head, n_flight;
+    unsigned long batches_sent, batches_behind; /* behind: sent while another was in flight */
     uint64_t generation; /* bumped on every loss, so late callbacks can tell they are stale */
     uv_timer_t retry;
     char last_error[512];

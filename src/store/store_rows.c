@@ -162,12 +162,45 @@ typedef struct s_seen {
     UT_hash_handle hh;
 } s_seen_t;
 
-void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *events,
-                            char *out[STORE_SQL_CALL_PARAMS])
+static void s_call_row(s_arr_t *col, const cd_call_t *c)
 {
-    s_arr_t col[STORE_SQL_CALL_PARAMS] = {{0}};
+    char risks[64];
+    cd_call_risk_names(c->risk, risks, sizeof risks);
+    s_text(&col[0], c->id);
+    s_int(&col[1], c->no);
+    s_text(&col[2], c->type);
+    s_int(&col[3], c->priority);
+    s_num(&col[4], c->lat);
+    s_num(&col[5], c->lon);
+    s_text(&col[6], c->address);
+    s_text(&col[7], c->area);
+    s_text(&col[8], c->language);
+    s_text(&col[9], risks);
+    s_text(&col[10], c->summary);
+    s_text(&col[11], c->caller_name);
+    s_text(&col[12], c->callback);
+    s_text(&col[13], cd_call_status_name(c->status));
+    s_int(&col[14], c->created_ms);
+    s_int(&col[15], c->updated_ms);
+    if (c->closed_ms)
+        s_int(&col[16], c->closed_ms);
+    else
+        s_raw(&col[16], "NULL", 4);
+    s_text(&col[17], c->cancel_reason);
+    s_int(&col[18], c->last_seq);
+    s_text(&col[19], c->disposition);
+    s_json(&col[20], c->notes);
+    s_int(&col[21], c->pending_since_ms);
+    s_raw(&col[22], c->pending_alerted ? "t" : "f", 1);
+}
+
+void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *events,
+                            store_sql_calls_t *out)
+{
+    s_arr_t col[2][STORE_SQL_CALL_PARAMS] = {{{0}}};
     s_seen_t *seen = NULL, *entries = cd_xcalloc(events->len ? events->len : 1, sizeof *entries);
     size_t used = 0;
+    out->n_fresh = out->n_known = 0;
     for (size_t i = 0; i < events->len; i++) {
         const char *id = events->items[i].call_id;
         s_seen_t *hit = NULL;
@@ -183,39 +216,20 @@ void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *eve
         const cd_call_t *c = cd_engine_find_call(engine, id);
         if (!c)
             continue;
-        char risks[64];
-        cd_call_risk_names(c->risk, risks, sizeof risks);
-        s_text(&col[0], c->id);
-        s_int(&col[1], c->no);
-        s_text(&col[2], c->type);
-        s_int(&col[3], c->priority);
-        s_num(&col[4], c->lat);
-        s_num(&col[5], c->lon);
-        s_text(&col[6], c->address);
-        s_text(&col[7], c->area);
-        s_text(&col[8], c->language);
-        s_text(&col[9], risks);
-        s_text(&col[10], c->summary);
-        s_text(&col[11], c->caller_name);
-        s_text(&col[12], c->callback);
-        s_text(&col[13], cd_call_status_name(c->status));
-        s_int(&col[14], c->created_ms);
-        s_int(&col[15], c->updated_ms);
-        if (c->closed_ms)
-            s_int(&col[16], c->closed_ms);
+        /* A call's first event is its creation: created in this batch, it has no row yet. */
+        bool fresh = events->items[i].kind == CD_EV_CALL_CREATED;
+        s_call_row(col[fresh ? 0 : 1], c);
+        if (fresh)
+            out->n_fresh++;
         else
-            s_raw(&col[16], "NULL", 4);
-        s_text(&col[17], c->cancel_reason);
-        s_int(&col[18], c->last_seq);
-        s_text(&col[19], c->disposition);
-        s_json(&col[20], c->notes);
-        s_int(&col[21], c->pending_since_ms);
-        s_raw(&col[22], c->pending_alerted ? "t" : "f", 1);
+            out->n_known++;
     }
     HASH_CLEAR(hh, seen);
     free(entries);
-    for (int c = 0; c < STORE_SQL_CALL_PARAMS; c++)
-        out[c] = s_close(&col[c]);
+    for (int c = 0; c < STORE_SQL_CALL_PARAMS; c++) {
+        out->fresh[c] = s_close(&col[0][c]);
+        out->known[c] = s_close(&col[1][c]);
+    }
 }
 
 /* ------------------------------------------------------------------ requests */

@@ -16,33 +16,37 @@ const char *const STORE_SQL_INSERT_EVENTS =
     "INSERT INTO events (seq, at, actor, kind, call_id, unit_id, request_id, payload, "
     "       reply_kind, reply) "
     "SELECT e.seq, to_timestamp(e.at_ms / 1000.0), e.actor, e.kind, nullif(e.call_id, ''), "
-    "       nullif(e.unit_id, ''), nullif(e.request_id, ''), e.payload::jsonb, e.reply_kind, "
+    "       nullif(e.unit_id, ''), nullif(e.request_id, ''), e.payload::json, e.reply_kind, "
     "       e.reply "
     "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
     "            $7::text[], $8::text[], $9::text[], $10::bytea[]) "
     "     AS e(seq, at_ms, actor, kind, call_id, unit_id, request_id, payload, reply_kind, "
     "          reply)";
 
-const char *const STORE_SQL_UPSERT_CALLS =
-    "INSERT INTO calls (call_id, call_no, type, priority, lat, lon, address, area, language, "
-    "       risk_flags, summary, caller_name, callback, status, created_at, updated_at, "
-    "       closed_at, cancel_reason, last_seq, disposition, notes, pending_since_ms, "
-    "       pending_alerted) "
-    "SELECT c.call_id, c.call_no, c.type, c.priority, c.lat, c.lon, c.address, c.area, "
-    "       c.language, string_to_array(c.risk_flags, ','), c.summary, c.caller_name, "
-    "       c.callback, c.status, to_timestamp(c.created_ms / 1000.0), "
-    "       to_timestamp(c.updated_ms / 1000.0), to_timestamp(c.closed_ms / 1000.0), "
-    "       c.cancel_reason, c.last_seq, c.disposition, c.notes::jsonb, c.pending_since_ms, "
-    "       c.pending_alerted "
-    "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::float8[], "
-    "            $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
-    "            $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], "
-    "            $17::bigint[], $18::text[], $19::bigint[], $20::text[], $21::text[], "
-    "            $22::bigint[], $23::boolean[]) "
-    "     AS c(call_id, call_no, type, priority, lat, lon, address, area, language, "
-    "          risk_flags, summary, caller_name, callback, status, created_ms, updated_ms, "
-    "          closed_ms, cancel_reason, last_seq, disposition, notes, pending_since_ms, "
+#define S_INSERT_CALLS                                                                             \
+    "INSERT INTO calls (call_id, call_no, type, priority, lat, lon, address, area, language, "     \
+    "       risk_flags, summary, caller_name, callback, status, created_at, updated_at, "          \
+    "       closed_at, cancel_reason, last_seq, disposition, notes, pending_since_ms, "            \
+    "       pending_alerted) "                                                                     \
+    "SELECT c.call_id, c.call_no, c.type, c.priority, c.lat, c.lon, c.address, c.area, "           \
+    "       c.language, string_to_array(c.risk_flags, ','), c.summary, c.caller_name, "            \
+    "       c.callback, c.status, to_timestamp(c.created_ms / 1000.0), "                           \
+    "       to_timestamp(c.updated_ms / 1000.0), to_timestamp(c.closed_ms / 1000.0), "             \
+    "       c.cancel_reason, c.last_seq, c.disposition, c.notes::jsonb, c.pending_since_ms, "      \
+    "       c.pending_alerted "                                                                    \
+    "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::float8[], "             \
+    "            $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "     \
+    "            $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], "            \
+    "            $17::bigint[], $18::text[], $19::bigint[], $20::text[], $21::text[], "            \
+    "            $22::bigint[], $23::boolean[]) "                                                  \
+    "     AS c(call_id, call_no, type, priority, lat, lon, address, area, language, "              \
+    "          risk_flags, summary, caller_name, callback, status, created_ms, updated_ms, "       \
+    "          closed_ms, cancel_reason, last_seq, disposition, notes, pending_since_ms, "         \
     "          pending_alerted) "
+
+const char *const STORE_SQL_INSERT_CALLS = S_INSERT_CALLS;
+
+const char *const STORE_SQL_UPSERT_CALLS = S_INSERT_CALLS
     "ON CONFLICT (call_id) DO UPDATE SET type = EXCLUDED.type, priority = EXCLUDED.priority, "
     "     lat = EXCLUDED.lat, lon = EXCLUDED.lon, address = EXCLUDED.address, "
     "     area = EXCLUDED.area, language = EXCLUDED.language, "
@@ -107,6 +111,8 @@ const char *const STORE_SQL_CLEAR_ALERTS = "UPDATE alerts SET cleared_at = " S_M
     "at_ms") " "
              "FROM jsonb_array_elements($1::jsonb) AS r WHERE alerts.alert_no = "
              "(r->>'alert_no')::bigint";
+
+const char *const STORE_SQL_BATCH_GUARD = "SELECT codispatch_batch_after($1::bigint)";
 
 const char *const STORE_SQL_LOAD_UNIT_TYPES = "SELECT name FROM unit_types ORDER BY name";
 const char *const STORE_SQL_LOAD_PLANS = "SELECT doc FROM plans ORDER BY key";

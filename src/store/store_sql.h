@@ -11,6 +11,7 @@
 /* Batch statements.  Events, calls and requests take one array literal per column (see
  * store_sql_*_params); the others a JSON array of rows as $1 (store_sql_dispatch_rows). */
 extern const char *const STORE_SQL_INSERT_EVENTS;
+extern const char *const STORE_SQL_INSERT_CALLS; /* a plain INSERT: no conflict is possible */
 extern const char *const STORE_SQL_UPSERT_CALLS;
 extern const char *const STORE_SQL_INSERT_REQUESTS;
 extern const char *const STORE_SQL_UPSERT_UNITS;
@@ -18,6 +19,8 @@ extern const char *const STORE_SQL_UPSERT_PLANS;
 extern const char *const STORE_SQL_UPSERT_ASSIGNMENTS;
 extern const char *const STORE_SQL_INSERT_ALERTS;
 extern const char *const STORE_SQL_CLEAR_ALERTS;
+/* $1: the last event of the batch ahead in the pipeline; fails unless it committed. */
+extern const char *const STORE_SQL_BATCH_GUARD;
 
 /* Snapshot load, in this order, as one job. */
 extern const char *const STORE_SQL_LOAD_CALL_TYPES;
@@ -49,8 +52,13 @@ extern const char *const STORE_SQL_APPLIED_MIGRATIONS;
  * in its row, and the entry is marked in_event. */
 void store_sql_events_params(const cd_event_log_t *events, const reqcache_t *requests,
                              char *out[STORE_SQL_EVENT_PARAMS]);
+typedef struct store_sql_calls {
+    char *fresh[STORE_SQL_CALL_PARAMS]; /* calls created in the batch: STORE_SQL_INSERT_CALLS */
+    char *known[STORE_SQL_CALL_PARAMS]; /* calls that have a row already: _UPSERT_CALLS */
+    size_t n_fresh, n_known;            /* rows in each (a set with none is "{}" literals) */
+} store_sql_calls_t;
 void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *events,
-                            char *out[STORE_SQL_CALL_PARAMS]);
+                            store_sql_calls_t *out);
 /* Only the entries not written with their event; returns how many rows (0: nothing to insert,
  * and out is left untouched). */
 size_t store_sql_requests_params(reqcache_entry_t *const *entries, size_t n,

@@ -165,6 +165,81 @@ START_TEST(batch_lost_mid_flight_is_exactly_once_on_retry)
 }
 END_TEST
 
+/* Two batches in PostgreSQL's pipeline: the first is refused (a trigger made for this test
+ * waits 0.3 s, so that the second is sent behind it, then raises).  The second must not
+ * commit either, since what it holds was decided on top of the first: its guard refuses it.
+ * Both clients get UNAVAILABLE, the log has no gap, and the retries commit exactly once. */
+START_TEST(refused_batch_takes_the_one_behind_it_along)
+{
+    ck_assert_int_eq(
+        harness_sql_exec(h, "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$ BEGIN PERFORM pg_sleep(0.3); "
+                            "RAISE EXCEPTION 'refused for the test'; END $$; "
+                            "CREATE TRIGGER test_poison BEFORE INSERT ON events FOR EACH ROW "
+                            "WHEN (NEW.request_id = 'poison-1') EXECUTE FUNCTION test_poison()"),
+        0);
+    double pipelined = harness_scrape(h, "codispatch_batches_pipelined_total");
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(s, harness_control(h));
+    const char *rids[2] = {"poison-1", "behind-1"};
+    for (int i = 0; i < 2; i++) {
+        Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+        Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
+        m.type = "welfare_check";
+        m.has_priority = m.has_lat = m.has_lon = true;
+        m.priority = 3;
+        m.lat = 34;
+        m.lon = -118;
+        req.has_version = true;
+        req.version = 1;
+        req.request_id = (char *)rids[i];
+        req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+        req.create_call = &m;
+        uint8_t buf[256];
+        size_t len = codispatch__v1__envelope__pack(&req, buf);
+        ck_assert_int_eq(zmq_send(s, buf, len, 0), (int)len);
+        harness_sleep_ms(100); /* the first batch is in PostgreSQL's hands by now */
+    }
+    for (int i = 0; i < 2; i++) {
+        zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
+        ck_assert_int_eq(zmq_poll(&it, 1, 10000), 1);
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        zmq_msg_recv(&msg, s, 0);
+        Codispatch__V1__Envelope *r =
+            codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        zmq_msg_close(&msg);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__UNAVAILABLE);
+        cdc_envelope_free(r);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    /* The second batch really was sent behind the first, and neither committed. */
+    ck_assert_double_gt(harness_scrape(h, "codispatch_batches_pipelined_total"), pipelined);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id IN "
+                                          "('poison-1', 'behind-1')"),
+                     0);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT max(seq) - count(*) FROM events"), 0);
+
+    ck_assert_int_eq(harness_sql_exec(h, "DROP TRIGGER test_poison ON events; "
+                                         "DROP FUNCTION test_poison()"),
+                     0);
+    for (int i = 0; i < 2; i++) {
+        Codispatch__V1__Envelope *r = s_create_until_ok(rids[i], 15000);
+        ck_assert_msg(r != NULL, "retry of %s never succeeded", rids[i]);
+        cdc_envelope_free(r);
+    }
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id IN "
+                                          "('poison-1', 'behind-1')"),
+                     2);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT max(seq) - count(*) FROM events"), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ load */
 
 #define LOAD_CLIENTS 16
@@ -405,6 +480,7 @@ int main(void)
     tcase_add_checked_fixture(tc, each_setup, NULL);
     tcase_add_test(tc, unavailable_while_down_then_recovers);
     tcase_add_test(tc, batch_lost_mid_flight_is_exactly_once_on_retry);
+    tcase_add_test(tc, refused_batch_takes_the_one_behind_it_along);
     tcase_add_test(tc, outage_under_load);
     tcase_add_test(tc, connection_killed_mid_batch_under_load);
     suite_add_tcase(s, tc);
