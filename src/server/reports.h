@@ -68,6 +68,9 @@ bool reports_ready(const reports_t *self);
  * naming the field and returns CD_EINVAL. */
 int report_query_check(const char *kind, const char *from, const char *to, const char *by,
                        report_query_t *out, cd_error_t *err);
+/* Checks an export's or a report's from and to (required; dates or timestamps; to after from;
+ * at most 400 days apart); else fills *err naming the field and returns CD_EINVAL. */
+int report_range_check(const char *from, const char *to, cd_error_t *err);
 /* A code of the demographic dimension ("race_ethnicity", "age_band", "gender")? */
 bool report_category_ok(const char *dimension, const char *code);
 

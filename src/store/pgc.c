@@ -1,3 +1,6 @@
+/*  pgc.c — one PostgreSQL connection on the libuv loop: connecting with backoff, the state
+ *  machine, pipelined jobs and their deadlines.  Building jobs and their queues: pgc_job.c.
+ */
 #include "pgc.h"
 
 #include <stdio.h>
@@ -5,37 +8,11 @@
 #include <string.h>
 
 #include "cd_text.h"
+#include "pgc_priv.h"
 
 #define PGC_CONNECT_TIMEOUT_MS 5000
 
-typedef struct pgc_stmt {
-    const char *sql; /* borrowed */
-    int nparams;
-    char **params; /* owned */
-} pgc_stmt_t;
-
-struct pgc_job {
-    pgc_job_t *next;
-    pgc_job_fn *on_done;
-    void *arg;
-    pgc_stmt_t *stmts;
-    int n, cap;
-    char *script;       /* owned; set for SCRIPT jobs */
-    PGresult **results; /* one slot per statement (one for a script) */
-    int cur;            /* statement whose results are being read (< 0: its prepares') */
-    bool prepared;      /* run its statements as named prepared statements */
-    int n_prep;         /* statements prepared ahead of it in its pipeline sync group */
-    bool cur_has_result;
-    char *error; /* first error seen */
-    uint64_t deadline;
-};
-
 #define PGC_MAX_PREPARED 32
-
-typedef struct pgc_queue {
-    pgc_job_t *head, *tail;
-    int len;
-} pgc_queue_t;
 
 struct pgc {
     uv_loop_t *loop;
@@ -80,124 +57,6 @@ static void s_set_state(pgc_t *self, pgc_state_t to)
     self->state = to;
 }
 
-/* ------------------------------------------------------------------ jobs */
-
-pgc_job_t *pgc_job_new(pgc_job_fn *on_done, void *arg)
-{
-    pgc_job_t *job = cd_xcalloc(1, sizeof *job);
-    job->on_done = on_done;
-    job->arg = arg;
-    return job;
-}
-
-void pgc_job_add_owned(pgc_job_t *job, const char *sql, int nparams, char **params)
-{
-    if (job->n == job->cap) {
-        job->cap = job->cap ? job->cap * 2 : 4;
-        job->stmts = cd_xrealloc(job->stmts, (size_t)job->cap * sizeof *job->stmts);
-    }
-    pgc_stmt_t *st = &job->stmts[job->n++];
-    st->sql = sql;
-    st->nparams = nparams;
-    st->params = NULL;
-    if (nparams > 0) {
-        st->params = cd_xcalloc((size_t)nparams, sizeof *st->params);
-        memcpy(st->params, params, (size_t)nparams * sizeof *params);
-    }
-}
-
-void pgc_job_add(pgc_job_t *job, const char *sql, int nparams, const char *const *params)
-{
-    char *copies[nparams > 0 ? nparams : 1];
-    for (int i = 0; i < nparams; i++)
-        copies[i] = cd_strdup(params[i]);
-    pgc_job_add_owned(job, sql, nparams, copies);
-}
-
-void pgc_job_prepare(pgc_job_t *job)
-{
-    job->prepared = true;
-}
-
-void pgc_job_set_script(pgc_job_t *job, const char *sql)
-{
-    free(job->script);
-    job->script = cd_strdup(sql);
-}
-
-PGresult *pgc_job_result(const pgc_job_t *job, int i)
-{
-    if (!job->results || i < 0 || i >= pgc_job_count(job))
-        return NULL;
-    return job->results[i];
-}
-
-int pgc_job_count(const pgc_job_t *job)
-{
-    return job->script ? 1 : job->n;
-}
-
-void pgc_job_destroy(pgc_job_t **job_p)
-{
-    if (!job_p || !*job_p)
-        return;
-    pgc_job_t *job = *job_p;
-    int slots = pgc_job_count(job);
-    for (int i = 0; job->results && i < slots; i++)
-        PQclear(job->results[i]);
-    free(job->results);
-    for (int i = 0; i < job->n; i++) {
-        for (int p = 0; p < job->stmts[i].nparams; p++)
-            free(job->stmts[i].params[p]);
-        free(job->stmts[i].params);
-    }
-    free(job->stmts);
-    free(job->script);
-    free(job->error);
-    free(job);
-    *job_p = NULL;
-}
-
-static void s_queue_push(pgc_queue_t *q, pgc_job_t *job)
-{
-    job->next = NULL;
-    if (q->tail)
-        q->tail->next = job;
-    else
-        q->head = job;
-    q->tail = job;
-    q->len++;
-}
-
-static pgc_job_t *s_queue_pop(pgc_queue_t *q)
-{
-    pgc_job_t *job = q->head;
-    if (job) {
-        q->head = job->next;
-        if (!q->head)
-            q->tail = NULL;
-        q->len--;
-        job->next = NULL;
-    }
-    return job;
-}
-
-static void s_job_note_error(pgc_job_t *job, const char *msg)
-{
-    if (!job->error)
-        job->error = cd_strdup(msg && *msg ? msg : "unknown database error");
-}
-
-/* Runs the callback and frees the job. */
-static void s_job_finish(pgc_job_t *job, bool lost, const char *why)
-{
-    if (why)
-        s_job_note_error(job, why);
-    if (job->on_done)
-        job->on_done(job, job->error == NULL, lost, job->error, job->arg);
-    pgc_job_destroy(&job);
-}
-
 /* Detaches both queues first so that callbacks which submit see an empty, non-READY pgc. */
 static void s_fail_all(pgc_t *self, const char *why)
 {
@@ -205,10 +64,10 @@ static void s_fail_all(pgc_t *self, const char *why)
     memset(&self->flight, 0, sizeof self->flight);
     memset(&self->queued, 0, sizeof self->queued);
     pgc_job_t *job;
-    while ((job = s_queue_pop(&flight)))
-        s_job_finish(job, true, why);
-    while ((job = s_queue_pop(&queued)))
-        s_job_finish(job, false, why);
+    while ((job = pgc__queue_pop(&flight)))
+        pgc__job_finish(job, true, why);
+    while ((job = pgc__queue_pop(&queued)))
+        pgc__job_finish(job, false, why);
 }
 
 /* ------------------------------------------------------------------ the socket */
@@ -472,9 +331,9 @@ static void s_pump(pgc_t *self)
         pgc_job_t *job = self->queued.head;
         if (job->script ? self->flight.len > 0 : s_flight_has_script(self))
             break;
-        s_queue_pop(&self->queued);
+        pgc__queue_pop(&self->queued);
         job->deadline = uv_now(self->loop) + self->job_timeout_ms;
-        s_queue_push(&self->flight, job);
+        pgc__queue_push(&self->flight, job);
         if (!s_send_job(self, job)) {
             s_broken(self, "cannot send to PostgreSQL");
             return;
@@ -499,12 +358,12 @@ static void s_flush(pgc_t *self)
 
 static void s_complete_head(pgc_t *self)
 {
-    pgc_job_t *job = s_queue_pop(&self->flight);
+    pgc_job_t *job = pgc__queue_pop(&self->flight);
     /* PostgreSQL runs a pipeline's statements one after another: the next job starts only now,
      * so its time limit does too (a long report must not use up the one queued behind it). */
     if (self->flight.head)
         self->flight.head->deadline = uv_now(self->loop) + self->job_timeout_ms;
-    s_job_finish(job, false, NULL);
+    pgc__job_finish(job, false, NULL);
 }
 
 /* Reads every result that has arrived and completes the jobs they finish. */
@@ -522,7 +381,7 @@ static void s_read_results(pgc_t *self)
             }
             ExecStatusType st = PQresultStatus(r);
             if (st == PGRES_FATAL_ERROR)
-                s_job_note_error(job, PQresultErrorMessage(r));
+                pgc__job_note_error(job, PQresultErrorMessage(r));
             PQclear(job->results[0]);
             job->results[0] = r;
             continue;
@@ -544,9 +403,9 @@ static void s_read_results(pgc_t *self)
             continue;
         }
         if (st == PGRES_FATAL_ERROR)
-            s_job_note_error(job, PQresultErrorMessage(r));
+            pgc__job_note_error(job, PQresultErrorMessage(r));
         else if (st == PGRES_PIPELINE_ABORTED)
-            s_job_note_error(job, "statement skipped after an earlier error");
+            pgc__job_note_error(job, "statement skipped after an earlier error");
         if (job->cur >= 0 && job->cur < job->n) {
             PQclear(job->results[job->cur]);
             job->results[job->cur] = r;
@@ -659,7 +518,7 @@ int pgc_submit(pgc_t *self, pgc_job_t *job)
         pgc_job_destroy(&job);
         return -1;
     }
-    s_queue_push(&self->queued, job);
+    pgc__queue_push(&self->queued, job);
     s_pump(self);
     return 0;
 }

@@ -1,0 +1,76 @@
+/*  http_priv.h — what http.c (sessions, WebSocket queues, the libwebsockets callback) and
+ *  http_api.c (HTTP requests: routing, the token, responses, the reports API) share.
+ *  Private to src/server/http*.c.
+ */
+#ifndef HTTP_PRIV_H
+#define HTTP_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libwebsockets.h>
+
+#include "server_priv.h"
+
+#define WS_WRITE_MAX (64 * 1024) /* bytes of queued frames sent with one write */
+
+/* One WebSocket text frame, header included, made once per change and shared by every
+ * session it is queued on.  A writeable session sends all its queued frames (up to
+ * WS_WRITE_MAX) in one write of raw bytes: one send() per batch rather than one per message
+ * per client, which is what 100 dashboards at 1,000 changes a second cost before. */
+typedef struct http__frame {
+    int refs;
+    size_t len;
+    unsigned char data[];
+} http__frame_t;
+
+typedef struct http__msg {
+    struct http__msg *next;
+    http__frame_t *frame;
+    bool counted; /* in queued_bytes: changes are, a snapshot is not */
+} http__msg_t;
+
+typedef struct http__report_wait http__report_wait_t; /* http_api.c */
+
+/* Per connection (libwebsockets allocates it for us). */
+
+typedef struct http__session {
+    struct lws *wsi;
+    http__report_wait_t *report; /* a report this request waits for */
+    bool is_ws;
+    bool want_snapshot; /* send a snapshot when the state is committed */
+    /* HTTP: the response body, sent from the writeable callback. */
+    char *body;
+    size_t body_len;
+    /* WebSocket: queued messages. */
+    http__msg_t *head, *tail;
+    size_t queued, queued_bytes;
+    struct http__session *next, *prev; /* the server's list of waiting or live sessions */
+    bool listed;
+    char *set_cookie; /* a token that came in the URL: remembered by the browser (malloc'd) */
+} http__session_t;
+
+struct http {
+    struct lws_context *ctx;
+    http__session_t *sessions;
+    size_t ws_clients;
+    unsigned long ws_resyncs; /* clients sent a snapshot for being too far behind */
+};
+
+/* libwebsockets callbacks reach the server through this (http.c; NULL once closed). */
+extern server_t *http__server;
+
+/* http.c */
+void http__list(http_t *h, http__session_t *s); /* waits for a commit, or is a live client */
+bool http__state_committed(const server_t *self);
+char *http__snapshot(const server_t *self); /* malloc'd JSON */
+
+/* http_api.c */
+int http__route(struct lws *wsi, http__session_t *s, const char *uri); /* LWS_CALLBACK_HTTP */
+/* Sends headers now and body (malloc'd, taken) when writeable. */
+int http__respond(struct lws *wsi, http__session_t *s, unsigned status, const char *type,
+                  char *body, size_t len);
+bool http__token_ok(struct lws *wsi, http__session_t *s); /* s NULL: a WebSocket upgrade */
+void http__forget_report(http__session_t *s);             /* the session closes: drop the answer */
+
+#endif
