@@ -313,10 +313,15 @@ static bool s_send_job(pgc_t *self, pgc_job_t *job)
     job->cur = -job->n_prep;
     for (int i = 0; i < job->n; i++) {
         const pgc_stmt_t *st = &job->stmts[i];
-        int ok = names[i] ? PQsendQueryPrepared(self->conn, names[i], st->nparams,
-                                                (const char *const *)st->params, NULL, NULL, 0)
-                          : PQsendQueryParams(self->conn, st->sql, st->nparams, NULL,
-                                              (const char *const *)st->params, NULL, NULL, 0);
+        int formats[st->nparams > 0 ? st->nparams : 1];
+        for (int p = 0; p < st->nparams; p++)
+            formats[p] = st->lengths ? 1 : 0;
+        const int *fmt = st->lengths ? formats : NULL;
+        int ok = names[i]
+                     ? PQsendQueryPrepared(self->conn, names[i], st->nparams,
+                                           (const char *const *)st->params, st->lengths, fmt, 0)
+                     : PQsendQueryParams(self->conn, st->sql, st->nparams, NULL,
+                                         (const char *const *)st->params, st->lengths, fmt, 0);
         if (!ok)
             return false;
     }

@@ -75,6 +75,10 @@ void pgc_job_add(pgc_job_t *job, const char *sql, int nparams, const char *const
 /* Like pgc_job_add but takes ownership of the parameter strings (freed with free()).  For
  * large parameters such as a batch's JSON, to avoid a copy. */
 void pgc_job_add_owned(pgc_job_t *job, const char *sql, int nparams, char **params);
+/* The same with parameters in PostgreSQL's binary format (format 1), of these lengths (copied);
+ * takes ownership of the params. */
+void pgc_job_add_binary(pgc_job_t *job, const char *sql, int nparams, char **params,
+                        const int *lengths);
 
 /* Runs the job's statements as named prepared statements: each distinct sql is parsed and
  * planned once per connection (at most 32; more go unnamed), which matters for the few

@@ -25,10 +25,20 @@ void pgc_job_add_owned(pgc_job_t *job, const char *sql, int nparams, char **para
     st->sql = sql;
     st->nparams = nparams;
     st->params = NULL;
+    st->lengths = NULL;
     if (nparams > 0) {
         st->params = cd_xcalloc((size_t)nparams, sizeof *st->params);
         memcpy(st->params, params, (size_t)nparams * sizeof *params);
     }
+}
+
+void pgc_job_add_binary(pgc_job_t *job, const char *sql, int nparams, char **params,
+                        const int *lengths)
+{
+    pgc_job_add_owned(job, sql, nparams, params);
+    pgc_stmt_t *st = &job->stmts[job->n - 1];
+    st->lengths = cd_xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof *st->lengths);
+    memcpy(st->lengths, lengths, (size_t)nparams * sizeof *lengths);
 }
 
 void pgc_job_add(pgc_job_t *job, const char *sql, int nparams, const char *const *params)
@@ -75,6 +85,7 @@ void pgc_job_destroy(pgc_job_t **job_p)
         for (int p = 0; p < job->stmts[i].nparams; p++)
             free(job->stmts[i].params[p]);
         free(job->stmts[i].params);
+        free(job->stmts[i].lengths);
     }
     free(job->stmts);
     free(job->script);

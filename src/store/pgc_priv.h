@@ -13,6 +13,7 @@ typedef struct pgc_stmt {
     const char *sql; /* borrowed */
     int nparams;
     char **params; /* owned */
+    int *lengths;  /* owned; set when the parameters are binary (format 1) */
 } pgc_stmt_t;
 
 struct pgc_job {

@@ -283,15 +283,21 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
     store__load(self);
 }
 
-/* Adds a statement taking STORE_SQL_CALL_PARAMS array literals, or frees them unused. */
-static void s_add_or_free(pgc_job_t *job, size_t rows, const char *sql, char **params)
+/* Adds a statement taking n binary arrays (their buffers go to the job), or frees them when
+ * there are no rows. */
+static void s_add_arrays(pgc_job_t *job, size_t rows, const char *sql, int n,
+                         store_sql_array_t *arrays)
 {
-    if (rows) {
-        pgc_job_add_owned(job, sql, STORE_SQL_CALL_PARAMS, params);
-        return;
+    char *params[n];
+    int lengths[n];
+    for (int i = 0; i < n; i++) {
+        params[i] = arrays[i].data;
+        lengths[i] = arrays[i].len;
+        if (!rows)
+            free(arrays[i].data);
     }
-    for (int i = 0; i < STORE_SQL_CALL_PARAMS; i++)
-        free(params[i]);
+    if (rows)
+        pgc_job_add_binary(job, sql, n, params, lengths);
 }
 
 /* The seq of the last event of the newest batch in flight, or 0 when none is in flight; -1
@@ -338,15 +344,17 @@ void store_flush(store_t *self)
         pgc_job_add(job, STORE_SQL_BATCH_GUARD, 1, params);
     }
     if (b->events.len) {
-        char *events[STORE_SQL_EVENT_PARAMS];
+        store_sql_array_t events[STORE_SQL_EVENT_PARAMS];
         store_sql_calls_t calls;
         store_sql_events_params(&b->events, self->requests, events);
         store_sql_calls_params(self->engine, &b->events, &calls);
-        pgc_job_add_owned(job, STORE_SQL_INSERT_EVENTS, STORE_SQL_EVENT_PARAMS, events);
+        s_add_arrays(job, b->events.len, STORE_SQL_INSERT_EVENTS, STORE_SQL_EVENT_PARAMS, events);
         /* New calls by plain INSERT: ON CONFLICT's speculative insertion costs PostgreSQL an
          * extra index probe and WAL record per row, for a conflict that cannot happen. */
-        s_add_or_free(job, calls.n_fresh, STORE_SQL_INSERT_CALLS, calls.fresh);
-        s_add_or_free(job, calls.n_known, STORE_SQL_UPSERT_CALLS, calls.known);
+        s_add_arrays(job, calls.n_fresh, STORE_SQL_INSERT_CALLS, STORE_SQL_CALL_PARAMS,
+                     calls.fresh);
+        s_add_arrays(job, calls.n_known, STORE_SQL_UPSERT_CALLS, STORE_SQL_CALL_PARAMS,
+                     calls.known);
         /* Units and calls before the assignments that refer to them. */
         store_sql_rows_t rows;
         store_sql_dispatch_rows(self->engine, &b->events, &rows);
@@ -364,9 +372,10 @@ void store_flush(store_t *self)
             if (*steps[i].json)
                 pgc_job_add_owned(job, steps[i].sql, 1, steps[i].json);
     }
-    char *reqs[STORE_SQL_REQUEST_PARAMS];
-    if (b->n_requests && store_sql_requests_params(b->requests, b->n_requests, reqs))
-        pgc_job_add_owned(job, STORE_SQL_INSERT_REQUESTS, STORE_SQL_REQUEST_PARAMS, reqs);
+    store_sql_array_t reqs[STORE_SQL_REQUEST_PARAMS];
+    size_t nreq = b->n_requests ? store_sql_requests_params(b->requests, b->n_requests, reqs) : 0;
+    if (nreq)
+        s_add_arrays(job, nreq, STORE_SQL_INSERT_REQUESTS, STORE_SQL_REQUEST_PARAMS, reqs);
     self->batches_sent++;
     self->batches_behind += after > 0;
     self->n_flight++;

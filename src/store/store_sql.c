@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every statement takes its rows as one jsonb array: one parameter per table per batch,
- * whatever the batch size, and cJSON does the escaping. */
-/* Events, calls and requests take one array parameter per column (store_rows.c); the
+/* Events, calls and requests take one binary array parameter per column (store_rows.c); the
  * other projections, written far less often, one jsonb array per table, and cJSON does the
  * escaping. */
 const char *const STORE_SQL_INSERT_EVENTS =

@@ -8,7 +8,7 @@
 #include "cd_engine.h"
 #include "reqcache.h"
 
-/* Batch statements.  Events, calls and requests take one array literal per column (see
+/* Batch statements.  Events, calls and requests take one binary array per column (see
  * store_sql_*_params); the others a JSON array of rows as $1 (store_sql_dispatch_rows). */
 extern const char *const STORE_SQL_INSERT_EVENTS;
 extern const char *const STORE_SQL_INSERT_CALLS; /* a plain INSERT: no conflict is possible */
@@ -42,27 +42,32 @@ extern const char *const STORE_SQL_PRUNE_REQUESTS; /* $1 retention (interval tex
 extern const char *const STORE_SQL_MIGRATIONS_TABLE;
 extern const char *const STORE_SQL_APPLIED_MIGRATIONS;
 
-/* store_rows.c: the parameters of STORE_SQL_INSERT_EVENTS, of STORE_SQL_UPSERT_CALLS (the
- * current row of every call the events touched) and of STORE_SQL_INSERT_REQUESTS: one
- * PostgreSQL array literal per column, each malloc'd. */
+/* store_rows.c: the parameters of STORE_SQL_INSERT_EVENTS, of STORE_SQL_INSERT_CALLS and
+ * _UPSERT_CALLS (the current row of every call the events touched) and of
+ * STORE_SQL_INSERT_REQUESTS: one array per column in PostgreSQL's binary format (sent with
+ * format 1), each malloc'd. */
+typedef struct store_sql_array {
+    char *data;
+    int len;
+} store_sql_array_t;
 #define STORE_SQL_EVENT_PARAMS   10
 #define STORE_SQL_CALL_PARAMS    23
 #define STORE_SQL_REQUEST_PARAMS 5
 /* An event that carries a request id whose reply is in `requests` (the cache) gets that reply
  * in its row, and the entry is marked in_event. */
 void store_sql_events_params(const cd_event_log_t *events, const reqcache_t *requests,
-                             char *out[STORE_SQL_EVENT_PARAMS]);
+                             store_sql_array_t out[STORE_SQL_EVENT_PARAMS]);
 typedef struct store_sql_calls {
-    char *fresh[STORE_SQL_CALL_PARAMS]; /* calls created in the batch: STORE_SQL_INSERT_CALLS */
-    char *known[STORE_SQL_CALL_PARAMS]; /* calls that have a row already: _UPSERT_CALLS */
-    size_t n_fresh, n_known;            /* rows in each (a set with none is "{}" literals) */
+    store_sql_array_t fresh[STORE_SQL_CALL_PARAMS]; /* created in the batch: _INSERT_CALLS */
+    store_sql_array_t known[STORE_SQL_CALL_PARAMS]; /* have a row already: _UPSERT_CALLS */
+    size_t n_fresh, n_known; /* rows in each (a set with none holds empty arrays) */
 } store_sql_calls_t;
 void store_sql_calls_params(const cd_engine_t *engine, const cd_event_log_t *events,
                             store_sql_calls_t *out);
 /* Only the entries not written with their event; returns how many rows (0: nothing to insert,
  * and out is left untouched). */
 size_t store_sql_requests_params(reqcache_entry_t *const *entries, size_t n,
-                                 char *out[STORE_SQL_REQUEST_PARAMS]);
+                                 store_sql_array_t out[STORE_SQL_REQUEST_PARAMS]);
 /* The projections of units, plans and assignments the events touched, and the alerts they
  * raised and cleared: JSON array texts (malloc'd), or NULL when there is nothing to write. */
 typedef struct store_sql_rows {
