@@ -118,7 +118,6 @@ void cd_json_add_time(cJSON *o, const char *key, int64_t ms)
 typedef struct s_buf {
     char *p;
     size_t len, cap;
-    bool lit; /* every " and \ written gets a backslash before it (cd_json_print_append) */
 } s_buf_t;
 
 static void s_reserve(s_buf_t *b, size_t more)
@@ -139,25 +138,10 @@ static void s_put(s_buf_t *b, const char *s, size_t n)
     b->len += n;
 }
 
-/* s_put for text that may hold " or \ (quotes, escapes, raw items). */
-static void s_put_esc(s_buf_t *b, const char *s, size_t n)
-{
-    if (!b->lit) {
-        s_put(b, s, n);
-        return;
-    }
-    s_reserve(b, 2 * n);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            b->p[b->len++] = '\\';
-        b->p[b->len++] = s[i];
-    }
-}
-
 static void s_put_string(s_buf_t *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    s_put_esc(b, "\"", 1);
+    s_put(b, "\"", 1);
     const char *run = s;
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -192,11 +176,11 @@ static void s_put_string(s_buf_t *b, const char *s)
             esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[ch >> 4], esc[5] = hex[ch & 15];
             n = 6;
         }
-        s_put_esc(b, esc, n);
+        s_put(b, esc, n);
         run = s + 1;
     }
     s_put(b, run, (size_t)(s - run)); /* a run holds neither " nor \ */
-    s_put_esc(b, "\"", 1);
+    s_put(b, "\"", 1);
 }
 
 /* 10^0 .. 10^19, all exact in 64 bits. */
@@ -380,7 +364,7 @@ static void s_print_item(s_buf_t *b, const cJSON *o)
         break;
     case cJSON_Raw:
         if (o->valuestring)
-            s_put_esc(b, o->valuestring, strlen(o->valuestring));
+            s_put(b, o->valuestring, strlen(o->valuestring));
         break;
     case cJSON_String:
         s_put_string(b, o->valuestring ? o->valuestring : "");
@@ -416,9 +400,9 @@ char *cd_json_print(const cJSON *o)
     return b.p;
 }
 
-void cd_json_print_append(const cJSON *o, bool escape_quotes, char **buf, size_t *len, size_t *cap)
+void cd_json_print_append(const cJSON *o, char **buf, size_t *len, size_t *cap)
 {
-    s_buf_t b = {*buf, *len, *buf ? *cap : 0, escape_quotes};
+    s_buf_t b = {*buf, *len, *buf ? *cap : 0};
     s_reserve(&b, 256);
     s_print_item(&b, o);
     b.p[b.len] = '\0';

@@ -49,10 +49,8 @@ void cd_json_add_time(cJSON *o, const char *key, int64_t ms);
 char *cd_json_print(const cJSON *o);
 /* The same text appended at (*buf)[*len], a malloc'd buffer of *cap bytes (or NULL) owned by
  * the caller, grown with realloc when needed; *len is advanced and the text NUL-terminated.
- * With escape_quotes every " and \ of the text gets a backslash before it: the text as the
- * body of a quoted element of a PostgreSQL array literal, written in the same pass (the
- * batch's rows, store_rows.c) instead of printed, copied and escaped again. */
-void cd_json_print_append(const cJSON *o, bool escape_quotes, char **buf, size_t *len, size_t *cap);
+ * The batch's rows (store_rows.c) print payloads straight into their parameter this way. */
+void cd_json_print_append(const cJSON *o, char **buf, size_t *len, size_t *cap);
 /* A number as cd_json_print writes it (NUL-terminated); returns its length. */
 size_t cd_json_format_number(double d, char out[32]);
 

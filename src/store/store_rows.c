@@ -89,7 +89,7 @@ static void s_json(s_arr_t *a, const cJSON *o)
 {
     s_elem(a, S_TEXT, 0);
     size_t start = a->len;
-    cd_json_print_append(o, false, &a->p, &a->len, &a->cap);
+    cd_json_print_append(o, &a->p, &a->len, &a->cap);
     s_put32(a->p + start - 4, (uint32_t)(a->len - start));
 }
 
