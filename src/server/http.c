@@ -282,8 +282,12 @@ void http_broadcast(server_t *self, const char *json, int64_t seq)
             h->ws_resyncs++;
             continue;
         }
+        /* A session with frames queued already asked to be told when it is writable, and
+         * sends them all then: asking again per change cost a poll change each. */
+        bool idle = s->head == NULL;
         s_queue_frame(s, f, true);
-        lws_callback_on_writable(s->wsi);
+        if (idle)
+            lws_callback_on_writable(s->wsi);
     }
     if (--f->refs == 0)
         free(f);
