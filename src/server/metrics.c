@@ -30,9 +30,8 @@ void metrics_observe_flush(server_t *self, const cd_event_log_t *events)
         return;
     self->flushed[self->n_flushed].last_seq = events->items[events->len - 1].seq;
     self->flushed[self->n_flushed].ns = uv_hrtime();
+    self->flushed[self->n_flushed].events = events->len;
     self->n_flushed++;
-    self->batch_events_sum += (double)events->len;
-    s_bucket(self->batch_size, s_size_le, (double)events->len);
 }
 
 /* Batches of replies only are not flushed through here, so a commit is matched by seq. */
@@ -40,6 +39,9 @@ void metrics_observe_commit(server_t *self, int64_t seq)
 {
     while (self->n_flushed && self->flushed[0].last_seq <= seq) {
         double ms = (double)(uv_hrtime() - self->flushed[0].ns) / 1e6;
+        /* Counted at commit, with the latency: a batch that never commits is in neither. */
+        self->batch_events_sum += (double)self->flushed[0].events;
+        s_bucket(self->batch_size, s_size_le, (double)self->flushed[0].events);
         self->n_flushed--;
         memmove(self->flushed, self->flushed + 1, self->n_flushed * sizeof self->flushed[0]);
         self->batches++;

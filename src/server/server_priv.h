@@ -50,6 +50,7 @@ struct server {
     struct {
         int64_t last_seq;
         uint64_t ns;
+        size_t events;
     } flushed[STORE_MAX_FLIGHT]; /* when each batch in flight was sent, oldest first */
     size_t n_flushed;
     cd_engine_t *engine;

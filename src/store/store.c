@@ -261,9 +261,13 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
     if (ok) {
         store_batch_t *b = &self->flight[self->flight_head];
         self->committed_seq = b->last_seq;
-        /* The slot stays taken while the server is told, in case that flushes again. */
+        /* The slot stays taken while the server is told, in case that flushes again; and if
+         * anything it does loses the connection, the discard has emptied the ring already. */
+        uint64_t generation = self->generation;
         if (self->cb.on_committed)
             self->cb.on_committed(self->arg, self->committed_seq, &b->events);
+        if (self->generation != generation)
+            return;
         s_batch_clear(b);
         self->flight_head = (self->flight_head + 1) % STORE_MAX_FLIGHT;
         self->n_flight--;
@@ -326,7 +330,9 @@ void store_flush(store_t *self)
     store_batch_t tmp = *b;
     *b = self->open;
     self->open = tmp;
-    b->last_seq = b->events.len ? b->events.items[b->events.len - 1].seq : self->committed_seq;
+    /* Without events of its own, a batch (replies only) is as far as what is ahead of it. */
+    int64_t ahead = after > self->committed_seq ? after : self->committed_seq;
+    b->last_seq = b->events.len ? b->events.items[b->events.len - 1].seq : ahead;
     for (size_t i = 0; i < b->n_requests; i++)
         if (b->requests[i]->seq > b->last_seq)
             b->last_seq = b->requests[i]->seq;
