@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <sys/epoll.h>
 #include <zmq.h>
 
 #include "bench.h"
@@ -144,6 +145,22 @@ Codispatch__V1__Envelope *bench_recv(void *sock)
         if (!more)
             return env;
     }
+}
+
+int bench_watch(int epoll_fd, void *sock, int fd, void *ptr)
+{
+    size_t sz = sizeof fd;
+    if (sock && zmq_getsockopt(sock, ZMQ_FD, &fd, &sz) != 0)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+bool bench_readable(void *sock)
+{
+    int ev = 0;
+    size_t sz = sizeof ev;
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
 }
 
 void bench_fill_call(Codispatch__V1__CreateCall *c, uint64_t n)

@@ -2,8 +2,8 @@
  *  running server.  Results are one JSON object on stdout; progress goes to stderr.
  *
  *  Every client is a raw ZeroMQ DEALER socket (or a cdc_tablet for the units socket, or a
- *  minimal WebSocket client) driven from one zmq_poll loop on one thread, in a closed loop
- *  with one request outstanding per client unless a mode says otherwise.
+ *  minimal WebSocket client) driven from one loop on one thread (epoll or zmq_poll), in a closed
+ * loop with one request outstanding per client unless a mode says otherwise.
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -46,6 +46,16 @@ int bench_send(void *sock, Codispatch__V1__Envelope *env);
 /* Receives one envelope (the last frame of a message, skipping an empty delimiter); NULL when
  * nothing is there (non-blocking) or it does not decode. */
 Codispatch__V1__Envelope *bench_recv(void *sock);
+
+/* Watching many sockets with one epoll set (instead of a zmq_poll over all of them each
+ * pass, whose cost grows with their number and is taken from the server on a small machine):
+ * bench_watch adds a ZeroMQ socket's ZMQ_FD (sock non-NULL) or a plain fd, with ptr as the
+ * event's data.ptr; 0 or -1.  ZMQ_FD only signals that something may have changed: read the
+ * socket until bench_readable (ZMQ_EVENTS, which also runs ZeroMQ's pending commands) says it
+ * is empty, also after sending on it; and look once before the first wait, since the fd
+ * signals a new message only after a read found the socket empty. */
+int bench_watch(int epoll_fd, void *sock, int fd, void *ptr);
+bool bench_readable(void *sock);
 
 /* Fills a CreateCall spread over call types, areas and positions (priorities 3 and 4, which
  * the seeded plans do not auto-dispatch).  n: any counter, picks the variety. */

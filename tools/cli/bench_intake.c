@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "bench.h"
@@ -48,6 +51,42 @@ static int s_send_next(s_client_t *c, uint64_t n, bool rtt)
     return c->busy ? 0 : -1;
 }
 
+/* What a run has counted so far. */
+typedef struct s_tally {
+    bench_lat_t lat;
+    Codispatch__V1__Envelope__BodyCase want;
+    long done, errors, timeouts;
+} s_tally_t;
+
+/* c's request is over (answered or timed out): the next one, while some are left. */
+static void s_finished(s_client_t *c, s_tally_t *t, long *sent, long ncalls, bool rtt)
+{
+    c->busy = false;
+    t->done++;
+    if (*sent < ncalls && s_send_next(c, (uint64_t)(*sent)++, rtt) != 0)
+        t->errors++, t->done++;
+}
+
+/* Reads c's replies until ZeroMQ says none is left, sending the next request after each; a
+ * send can take the edge of a reply that is already there, hence the check after it too. */
+static void s_serve(s_client_t *c, s_tally_t *t, long *sent, long ncalls, bool rtt, double now)
+{
+    do {
+        Codispatch__V1__Envelope *r;
+        while ((r = bench_recv(c->sock))) {
+            bool mine = c->busy && r->request_id && strcmp(r->request_id, c->rid) == 0;
+            if (mine) {
+                bench_lat_add(&t->lat, now - c->sent_ms);
+                if (r->body_case != t->want)
+                    t->errors++;
+            } /* else: the late reply of a request that timed out */
+            cdc_envelope_free(r);
+            if (mine)
+                s_finished(c, t, sent, ncalls, rtt);
+        }
+    } while (bench_readable(c->sock));
+}
+
 /* C clients, N requests in all: CreateCall, or (rtt) StatusRequest, which the server
  * answers from memory: the ZeroMQ round trip through its loop without PostgreSQL. */
 static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt)
@@ -62,83 +101,74 @@ static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt)
 
     void *ctx = bench_zmq_ctx((int)nclients + 64);
     s_client_t *cl = calloc((size_t)nclients, sizeof *cl);
-    zmq_pollitem_t *items = calloc((size_t)nclients, sizeof *items);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
     for (long i = 0; i < nclients; i++) {
-        if (!(cl[i].sock = bench_dealer(ctx, cli->server))) {
+        if (!(cl[i].sock = bench_dealer(ctx, cli->server)) ||
+            bench_watch(ep, cl[i].sock, -1, &cl[i]) != 0) {
             rc = CLI_USAGE;
             goto done;
         }
-        items[i] = (zmq_pollitem_t){.socket = cl[i].sock, .events = ZMQ_POLLIN};
     }
 
-    bench_lat_t lat = {0};
-    long sent = 0, done = 0, errors = 0, timeouts = 0;
-    double start = bench_mono_ms(), last_progress = start;
+    s_tally_t t = {.lat = {0}, .want = want};
+    long sent = 0;
+    double start = bench_mono_ms(), last_progress = start, last_timeouts = start;
     for (long i = 0; i < nclients; i++, sent++)
         if (s_send_next(&cl[i], (uint64_t)sent, rtt) != 0)
-            errors++, done++;
-    while (done < ncalls) {
-        if (zmq_poll(items, (int)nclients, 100) < 0)
+            t.errors++, t.done++;
+    /* A socket's ZMQ_FD signals a reply only once a read has found its pipe empty: look once. */
+    for (long i = 0; i < nclients; i++)
+        s_serve(&cl[i], &t, &sent, ncalls, rtt, bench_mono_ms());
+    while (t.done < ncalls) {
+        struct epoll_event evs[256];
+        int n = epoll_wait(ep, evs, 256, 100);
+        if (n < 0 && errno != EINTR)
             break;
         double now = bench_mono_ms();
-        for (long i = 0; i < nclients; i++) {
-            s_client_t *c = &cl[i];
-            bool finished = false;
-            if (items[i].revents & ZMQ_POLLIN) {
-                Codispatch__V1__Envelope *r;
-                while ((r = bench_recv(c->sock))) {
-                    if (c->busy && r->request_id && strcmp(r->request_id, c->rid) == 0) {
-                        bench_lat_add(&lat, now - c->sent_ms);
-                        if (r->body_case != want)
-                            errors++;
-                        finished = true;
-                    } /* else: the late reply of a request that timed out */
-                    cdc_envelope_free(r);
+        for (int i = 0; i < n; i++)
+            s_serve(evs[i].data.ptr, &t, &sent, ncalls, rtt, now);
+        /* A client whose reply is overdue counts as an error and goes on (checked ten times a
+         * second, not per reply). */
+        if (now - last_timeouts >= 100) {
+            last_timeouts = now;
+            for (long i = 0; i < nclients; i++)
+                if (cl[i].busy && now - cl[i].sent_ms > cli->timeout_ms) {
+                    t.errors++, t.timeouts++;
+                    s_finished(&cl[i], &t, &sent, ncalls, rtt);
+                    s_serve(&cl[i], &t, &sent, ncalls, rtt, now);
                 }
-            }
-            if (!finished && c->busy && now - c->sent_ms > cli->timeout_ms) {
-                errors++, timeouts++;
-                finished = true;
-            }
-            if (finished) {
-                c->busy = false;
-                done++;
-                if (sent < ncalls) {
-                    if (s_send_next(c, (uint64_t)sent++, rtt) != 0)
-                        errors++, done++;
-                }
-            }
         }
         if (now - last_progress >= 1000) {
             last_progress = now;
-            fprintf(stderr, "%s: %ld/%ld requests, %.0f/s, %ld errors\n", what, done, ncalls,
-                    (double)done * 1000.0 / (now - start), errors);
+            fprintf(stderr, "%s: %ld/%ld requests, %.0f/s, %ld errors\n", what, t.done, ncalls,
+                    (double)t.done * 1000.0 / (now - start), t.errors);
         }
     }
     double seconds = (bench_mono_ms() - start) / 1000.0;
 
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "clients", (double)nclients);
-    cJSON_AddNumberToObject(out, "calls", (double)done);
+    cJSON_AddNumberToObject(out, "calls", (double)t.done);
     cJSON_AddNumberToObject(out, "seconds", seconds);
-    cJSON_AddNumberToObject(out, "throughput_per_s", seconds > 0 ? (double)done / seconds : 0);
-    cJSON_AddNumberToObject(out, "p50_ms", bench_lat_quantile(&lat, 0.50));
-    cJSON_AddNumberToObject(out, "p99_ms", bench_lat_quantile(&lat, 0.99));
-    cJSON_AddNumberToObject(out, "p999_ms", bench_lat_quantile(&lat, 0.999));
-    cJSON_AddNumberToObject(out, "errors", (double)errors);
+    cJSON_AddNumberToObject(out, "throughput_per_s", seconds > 0 ? (double)t.done / seconds : 0);
+    cJSON_AddNumberToObject(out, "p50_ms", bench_lat_quantile(&t.lat, 0.50));
+    cJSON_AddNumberToObject(out, "p99_ms", bench_lat_quantile(&t.lat, 0.99));
+    cJSON_AddNumberToObject(out, "p999_ms", bench_lat_quantile(&t.lat, 0.999));
+    cJSON_AddNumberToObject(out, "errors", (double)t.errors);
     cli_print_json(out);
-    if (timeouts)
-        fprintf(stderr, "%s: %ld requests had no reply within %d ms\n", what, timeouts,
+    if (t.timeouts)
+        fprintf(stderr, "%s: %ld requests had no reply within %d ms\n", what, t.timeouts,
                 cli->timeout_ms);
-    bench_lat_free(&lat);
-    rc = errors ? CLI_REFUSED : CLI_OK;
+    bench_lat_free(&t.lat);
+    rc = t.errors ? CLI_REFUSED : CLI_OK;
 done:
     for (long i = 0; i < nclients; i++)
         if (cl[i].sock)
             zmq_close(cl[i].sock);
     free(cl);
-    free(items);
     zmq_ctx_term(ctx);
+    if (ep >= 0)
+        close(ep);
     return rc;
 }
 

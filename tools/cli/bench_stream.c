@@ -239,9 +239,7 @@ static long s_drain_sub(s_sub_t *s)
     long n = 0;
     for (;;) {
         n += s_read_sub(s);
-        int ev = 0;
-        size_t sz = sizeof ev;
-        if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN))
+        if (!bench_readable(s->sock))
             return n;
     }
 }
@@ -329,14 +327,7 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
                 goto done;
             }
         }
-        int fd = -1;
-        size_t sz = sizeof fd;
-        if (s->sock)
-            zmq_getsockopt(s->sock, ZMQ_FD, &fd, &sz);
-        else
-            fd = bench_ws_fd(s->ws);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if (bench_watch(ep, s->sock, s->sock ? -1 : bench_ws_fd(s->ws), s) != 0) {
             fprintf(stderr, "codispatch: cannot watch subscriber %ld (%s)\n", i, strerror(errno));
             rc = CLI_USAGE;
             goto done;
