@@ -177,11 +177,12 @@ void live_on_committed(server_t *self, int64_t seq)
     size_t done = 0;
     for (; done < l->n && l->pending[done].seq <= seq; done++) {
         live_msg_t *m = &l->pending[done];
-        char seqtext[24];
-        int sl = snprintf(seqtext, sizeof seqtext, "%lld", (long long)m->seq);
-        const void *parts[3] = {m->topic, seqtext, m->pb};
-        size_t lens[3] = {strlen(m->topic), (size_t)sl, m->pb_len};
-        zsock_send(l->pub, parts, lens, 3);
+        /* Two frames: the topic (what subscriptions match) and the change, which carries its
+         * seq.  A third frame with the seq as text cost every one of a thousand subscribers a
+         * message part per change on both sides of ZeroMQ (README, Benchmarks). */
+        const void *parts[2] = {m->topic, m->pb};
+        size_t lens[2] = {strlen(m->topic), m->pb_len};
+        zsock_send(l->pub, parts, lens, 2);
         if (m->json)
             http_broadcast(self, m->json, m->seq);
         l->published++;
@@ -197,11 +198,9 @@ void live_on_committed(server_t *self, int64_t seq)
         l->last_stats_ms = now;
         size_t len;
         uint8_t *buf = wire_pack_stats((uint64_t)seq, self->engine, server_now_ms(), &len);
-        char seqtext[24];
-        int sl = snprintf(seqtext, sizeof seqtext, "%lld", (long long)seq);
-        const void *parts[3] = {"stats", seqtext, buf};
-        size_t lens[3] = {5, (size_t)sl, len};
-        zsock_send(l->pub, parts, lens, 3);
+        const void *parts[2] = {"stats", buf};
+        size_t lens[2] = {5, len};
+        zsock_send(l->pub, parts, lens, 2);
         free(buf);
     }
 }

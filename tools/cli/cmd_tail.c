@@ -172,27 +172,32 @@ int cmd_tail(const cli_t *cli, int argc, char **argv)
         zmq_pollitem_t it = {.socket = sub, .events = ZMQ_POLLIN};
         if (zmq_poll(&it, 1, 500) <= 0)
             continue;
-        zmq_msg_t parts[3];
-        int n = 0;
+        /* A change is two frames: the topic, then the StreamChange (which carries the seq).
+         * Anything else is read to its end and skipped. */
+        zmq_msg_t parts[2];
+        int n = 0, frames = 0;
         bool more = true;
-        while (more && n < 3) {
-            zmq_msg_init(&parts[n]);
-            if (zmq_msg_recv(&parts[n], sub, 0) < 0) {
-                zmq_msg_close(&parts[n]);
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, sub, 0) < 0) {
+                zmq_msg_close(&m);
                 break;
             }
-            more = zmq_msg_more(&parts[n]);
-            n++;
+            more = zmq_msg_more(&m);
+            if (frames++ < 2) {
+                zmq_msg_init(&parts[n]);
+                zmq_msg_move(&parts[n++], &m);
+            }
+            zmq_msg_close(&m);
         }
-        if (n == 3) {
-            char topic_text[128] = "", seq_text[24] = "";
+        if (frames == 2 && n == 2) {
+            char topic_text[128] = "";
             snprintf(topic_text, sizeof topic_text, "%.*s", (int)zmq_msg_size(&parts[0]),
                      (const char *)zmq_msg_data(&parts[0]));
-            snprintf(seq_text, sizeof seq_text, "%.*s", (int)zmq_msg_size(&parts[1]),
-                     (const char *)zmq_msg_data(&parts[1]));
-            uint64_t seq = strtoull(seq_text, NULL, 10);
             Codispatch__V1__StreamChange *c = codispatch__v1__stream_change__unpack(
-                NULL, zmq_msg_size(&parts[2]), zmq_msg_data(&parts[2]));
+                NULL, zmq_msg_size(&parts[1]), zmq_msg_data(&parts[1]));
+            uint64_t seq = c ? c->seq : 0;
             if (c && c->stats) { /* figures, not an event: no gap check */
                 const Codispatch__V1__StreamStats *st = c->stats;
                 if (cli->json) {
