@@ -10,13 +10,13 @@
  *  server answers from memory: a ZeroMQ round trip through the server's loop, the network
  *  half of the floor that intake latency is compared with.  Same JSON fields.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <errno.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+
 #include <zmq.h>
 
 #include "bench.h"

@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <sys/epoll.h>
 #include <unistd.h>
+
 #include <zmq.h>
 
 #include "bench.h"
