@@ -47,11 +47,6 @@ void reports_destroy(reports_t **self_p)
     free(self);
 }
 
-bool reports_ready(const reports_t *self)
-{
-    return self && pgc_state(self->pg) == PGC_READY;
-}
-
 static int s_can_submit(reports_t *self, cd_error_t *err)
 {
     if (pgc_state(self->pg) != PGC_READY)

@@ -62,7 +62,6 @@ typedef void demographics_done_fn(void *arg, const report_demographics_t *d, con
 reports_t *reports_new(uv_loop_t *loop, const char *conninfo);
 /* Fails what is queued (callbacks run with UNAVAILABLE) and closes.  Nulls *self_p. */
 void reports_destroy(reports_t **self_p);
-bool reports_ready(const reports_t *self);
 
 /* Checks kind, from, to, by (NULL or "" for the default) and fills *out; else fills *err
  * naming the field and returns CD_EINVAL. */

@@ -52,6 +52,52 @@ static Codispatch__V1__Envelope *s_create_until_ok(const char *rid, int within_m
     return NULL;
 }
 
+/* A raw DEALER on the control socket, so that requests go out without waiting for replies. */
+static void *s_dealer(void **ctx_p)
+{
+    *ctx_p = zmq_ctx_new();
+    void *s = zmq_socket(*ctx_p, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(s, harness_control(h));
+    return s;
+}
+
+/* Sends a CreateCall with request id rid on s; true when the whole frame was sent. */
+static bool s_send_create(void *s, const char *rid, const char *type, int priority)
+{
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
+    m.type = (char *)type;
+    m.has_priority = m.has_lat = m.has_lon = true;
+    m.priority = priority;
+    m.lat = 34;
+    m.lon = -118;
+    req.has_version = true;
+    req.version = 1;
+    req.request_id = (char *)rid;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+    req.create_call = &m;
+    uint8_t buf[256];
+    size_t len = codispatch__v1__envelope__pack(&req, buf);
+    return zmq_send(s, buf, len, 0) == (int)len;
+}
+
+/* The next reply on s within timeout_ms (the test fails if none comes or it does not decode). */
+static Codispatch__V1__Envelope *s_next_reply(void *s, int timeout_ms)
+{
+    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
+    ck_assert_int_eq(zmq_poll(&it, 1, timeout_ms), 1);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    zmq_msg_recv(&msg, s, 0);
+    Codispatch__V1__Envelope *r =
+        codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
 START_TEST(unavailable_while_down_then_recovers)
 {
     ck_assert_int_eq(harness_stop_db(h), 0);
@@ -96,47 +142,21 @@ START_TEST(batch_lost_mid_flight_is_exactly_once_on_retry)
 {
     enum { N = 600 };
     long long before = harness_sql_count(h, "SELECT count(*) FROM calls");
-    void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(s, harness_control(h));
+    void *ctx, *s = s_dealer(&ctx);
     /* A steady stream (one request a millisecond) while another thread stops PostgreSQL. */
     pthread_t stopper;
     pthread_create(&stopper, NULL, s_stop_db_soon, NULL);
     for (int i = 0; i < N; i++) {
-        Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
-        Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
         char rid[32];
         snprintf(rid, sizeof rid, "mid-%d", i);
-        m.type = "substance";
-        m.has_priority = m.has_lat = m.has_lon = true;
-        m.priority = 2;
-        m.lat = 34;
-        m.lon = -118;
-        req.has_version = true;
-        req.version = 1;
-        req.request_id = rid;
-        req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
-        req.create_call = &m;
-        uint8_t buf[256];
-        size_t len = codispatch__v1__envelope__pack(&req, buf);
-        zmq_send(s, buf, len, 0);
+        s_send_create(s, rid, "substance", 2);
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
     pthread_join(stopper, NULL);
     int ok = 0, unavailable = 0;
     for (int i = 0; i < N; i++) {
-        zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-        ck_assert_int_eq(zmq_poll(&it, 1, 15000), 1);
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        zmq_msg_recv(&msg, s, 0);
-        Codispatch__V1__Envelope *r =
-            codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-        zmq_msg_close(&msg);
-        ck_assert_ptr_nonnull(r);
+        Codispatch__V1__Envelope *r = s_next_reply(s, 15000);
         if (r->body_case == CODISPATCH__V1__ENVELOPE__BODY_CALL)
             ok++;
         else if (harness_error_code(r) == CODISPATCH__V1__CODE__UNAVAILABLE)
@@ -179,40 +199,14 @@ START_TEST(refused_batch_takes_the_one_behind_it_along)
                             "WHEN (NEW.request_id = 'poison-1') EXECUTE FUNCTION test_poison()"),
         0);
     double pipelined = harness_scrape(h, "codispatch_batches_pipelined_total");
-    void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(s, harness_control(h));
+    void *ctx, *s = s_dealer(&ctx);
     const char *rids[2] = {"poison-1", "behind-1"};
     for (int i = 0; i < 2; i++) {
-        Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
-        Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
-        m.type = "welfare_check";
-        m.has_priority = m.has_lat = m.has_lon = true;
-        m.priority = 3;
-        m.lat = 34;
-        m.lon = -118;
-        req.has_version = true;
-        req.version = 1;
-        req.request_id = (char *)rids[i];
-        req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
-        req.create_call = &m;
-        uint8_t buf[256];
-        size_t len = codispatch__v1__envelope__pack(&req, buf);
-        ck_assert_int_eq(zmq_send(s, buf, len, 0), (int)len);
+        ck_assert(s_send_create(s, rids[i], "welfare_check", 3));
         harness_sleep_ms(100); /* the first batch is in PostgreSQL's hands by now */
     }
     for (int i = 0; i < 2; i++) {
-        zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-        ck_assert_int_eq(zmq_poll(&it, 1, 10000), 1);
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        zmq_msg_recv(&msg, s, 0);
-        Codispatch__V1__Envelope *r =
-            codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-        zmq_msg_close(&msg);
-        ck_assert_ptr_nonnull(r);
+        Codispatch__V1__Envelope *r = s_next_reply(s, 10000);
         ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__UNAVAILABLE);
         cdc_envelope_free(r);
     }
