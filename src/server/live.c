@@ -169,6 +169,19 @@ void live_on_flush(server_t *self, const cd_event_log_t *events)
     }
 }
 
+/* One message on the stream: three frames, as subscribers are promised (README, "Live
+ * status"): the topic (what subscriptions match), the event seq as decimal text (so a
+ * subscriber can drop what its snapshot holds and see a gap without decoding anything), and
+ * the StreamChange. */
+static void s_send(live_t *l, const char *topic, int64_t seq, const uint8_t *pb, size_t len)
+{
+    char text[24];
+    int tl = snprintf(text, sizeof text, "%lld", (long long)seq);
+    const void *parts[3] = {topic, text, pb};
+    size_t lens[3] = {strlen(topic), (size_t)tl, len};
+    zsock_send(l->pub, parts, lens, 3);
+}
+
 void live_on_committed(server_t *self, int64_t seq)
 {
     live_t *l = self->live;
@@ -177,12 +190,7 @@ void live_on_committed(server_t *self, int64_t seq)
     size_t done = 0;
     for (; done < l->n && l->pending[done].seq <= seq; done++) {
         live_msg_t *m = &l->pending[done];
-        /* Two frames: the topic (what subscriptions match) and the change, which carries its
-         * seq.  A third frame with the seq as text cost every one of a thousand subscribers a
-         * message part per change on both sides of ZeroMQ (README, Benchmarks). */
-        const void *parts[2] = {m->topic, m->pb};
-        size_t lens[2] = {strlen(m->topic), m->pb_len};
-        zsock_send(l->pub, parts, lens, 2);
+        s_send(l, m->topic, m->seq, m->pb, m->pb_len);
         if (m->json)
             http_broadcast(self, m->json, m->seq);
         l->published++;
@@ -198,9 +206,7 @@ void live_on_committed(server_t *self, int64_t seq)
         l->last_stats_ms = now;
         size_t len;
         uint8_t *buf = wire_pack_stats((uint64_t)seq, self->engine, server_now_ms(), &len);
-        const void *parts[2] = {"stats", buf};
-        size_t lens[2] = {5, len};
-        zsock_send(l->pub, parts, lens, 2);
+        s_send(l, "stats", seq, buf, len);
         free(buf);
     }
 }

@@ -82,14 +82,20 @@ START_TEST(stream_publishes_committed_changes_without_pii)
     uint64_t call_seq = r->seq;
     cdc_envelope_free(r);
 
-    /* Two frames: the topic, then the change (which carries its seq), and nothing more. */
-    char topic[128] = "";
+    /* Three frames: the topic, the seq as text, the change (which carries the same seq), and
+     * nothing more. */
+    char topic[128] = "", seq_text[32] = "";
     uint8_t body[65536];
     int tl = zmq_recv(sub, topic, sizeof topic - 1, 0);
     ck_assert_int_gt(tl, 0);
     topic[tl] = '\0';
     int more = 0;
     size_t more_len = sizeof more;
+    ck_assert_int_eq(zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &more_len), 0);
+    ck_assert_int_eq(more, 1);
+    int sl = zmq_recv(sub, seq_text, sizeof seq_text - 1, 0);
+    ck_assert_int_gt(sl, 0);
+    seq_text[sl] = '\0';
     ck_assert_int_eq(zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &more_len), 0);
     ck_assert_int_eq(more, 1);
     int bl = zmq_recv(sub, body, sizeof body, 0);
@@ -103,7 +109,10 @@ START_TEST(stream_publishes_committed_changes_without_pii)
     ck_assert_ptr_nonnull(c);
     ck_assert(c->has_seq);
     uint64_t seq = c->seq;
-    ck_assert_uint_gt(seq, snap_seq); /* newer than the snapshot: a board applies it */
+    char seq_want[32];
+    snprintf(seq_want, sizeof seq_want, "%llu", (unsigned long long)seq);
+    ck_assert_str_eq(seq_text, seq_want); /* the text frame and the change agree */
+    ck_assert_uint_gt(seq, snap_seq);     /* newer than the snapshot: a board applies it */
     ck_assert_uint_le(seq, call_seq);
     ck_assert_str_eq(c->kind, "call.created");
     ck_assert_str_eq(c->call->call_id, call_id);
@@ -123,10 +132,11 @@ START_TEST(stats_topic_carries_headline_figures)
     Codispatch__V1__Envelope *r = harness_create_call(h, "live-stats-1", "other", 4, 34, -118);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
     cdc_envelope_free(r);
-    char topic[16] = "";
+    char topic[16] = "", seq_text[32] = "";
     uint8_t body[4096];
     ck_assert_int_eq(zmq_recv(sub, topic, sizeof topic - 1, 0), 5);
     ck_assert_str_eq(topic, "stats");
+    ck_assert_int_gt(zmq_recv(sub, seq_text, sizeof seq_text - 1, 0), 0);
     int bl = zmq_recv(sub, body, sizeof body, 0);
     ck_assert_int_gt(bl, 0);
     Codispatch__V1__StreamChange *c = codispatch__v1__stream_change__unpack(NULL, (size_t)bl, body);

@@ -281,7 +281,7 @@ START_TEST(subscriber_that_never_reads)
         zmq_msg_close(&part);
         if (n < 0)
             break;
-        while (more) { /* the rest of this message: the change */
+        while (more) { /* the rest of this message: seq and change */
             zmq_msg_init(&part);
             zmq_msg_recv(&part, subs[0], 0);
             more = zmq_msg_more(&part);

@@ -172,9 +172,9 @@ int cmd_tail(const cli_t *cli, int argc, char **argv)
         zmq_pollitem_t it = {.socket = sub, .events = ZMQ_POLLIN};
         if (zmq_poll(&it, 1, 500) <= 0)
             continue;
-        /* A change is two frames: the topic, then the StreamChange (which carries the seq).
-         * Anything else is read to its end and skipped. */
-        zmq_msg_t parts[2];
+        /* A change is three frames: the topic, the seq as text and the StreamChange.  Anything
+         * else is read to its end and skipped. */
+        zmq_msg_t parts[3];
         int n = 0, frames = 0;
         bool more = true;
         while (more) {
@@ -185,19 +185,22 @@ int cmd_tail(const cli_t *cli, int argc, char **argv)
                 break;
             }
             more = zmq_msg_more(&m);
-            if (frames++ < 2) {
+            if (frames++ < 3) {
                 zmq_msg_init(&parts[n]);
                 zmq_msg_move(&parts[n++], &m);
             }
             zmq_msg_close(&m);
         }
-        if (frames == 2 && n == 2) {
+        if (frames == 3 && n == 3) {
             char topic_text[128] = "";
             snprintf(topic_text, sizeof topic_text, "%.*s", (int)zmq_msg_size(&parts[0]),
                      (const char *)zmq_msg_data(&parts[0]));
+            char seq_text[24] = "";
+            snprintf(seq_text, sizeof seq_text, "%.*s", (int)zmq_msg_size(&parts[1]),
+                     (const char *)zmq_msg_data(&parts[1]));
+            uint64_t seq = strtoull(seq_text, NULL, 10);
             Codispatch__V1__StreamChange *c = codispatch__v1__stream_change__unpack(
-                NULL, zmq_msg_size(&parts[1]), zmq_msg_data(&parts[1]));
-            uint64_t seq = c ? c->seq : 0;
+                NULL, zmq_msg_size(&parts[2]), zmq_msg_data(&parts[2]));
             if (c && c->stats) { /* figures, not an event: no gap check */
                 const Codispatch__V1__StreamStats *st = c->stats;
                 if (cli->json) {
