@@ -237,6 +237,15 @@ void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
         return;
     const reqcache_entry_t *prev = store_find_request(self->store, rid);
     if (prev) {
+        if (prev->len == 0) {
+            char msg[CD_ERROR_MESSAGE_MAX];
+            snprintf(msg, sizeof msg,
+                     "request_id %s was used by a command longer ago than replies are kept "
+                     "(--request-retention-hours); use a new request_id",
+                     rid);
+            s_reply_now(self, to, rid, CD_ECONFLICT, "request_id", msg);
+            return;
+        }
         if (strcmp(prev->kind, kind) != 0) {
             char msg[CD_ERROR_MESSAGE_MAX];
             snprintf(msg, sizeof msg,

@@ -55,7 +55,8 @@ reqcache_entry_t *reqcache_add(reqcache_t *self, const char *id, const char *kin
     e->seq = seq;
     e->at_ms = at_ms;
     e->reply = cd_xmalloc(len);
-    memcpy(e->reply, reply, len);
+    if (len)
+        memcpy(e->reply, reply, len);
     e->len = len;
     HASH_ADD_STR(self->map, id, e);
     return e;

@@ -39,7 +39,8 @@ void reqcache_destroy(reqcache_t **self_p);
 reqcache_entry_t *reqcache_find(const reqcache_t *self, const char *id);
 
 /* Adds a copy of reply under id (replacing nothing: returns NULL if id exists).  Entries must
- * be added in seq order. */
+ * be added in seq order, except at a load, where all are committed.  len 0: the id was used,
+ * but its reply is no longer kept. */
 reqcache_entry_t *reqcache_add(reqcache_t *self, const char *id, const char *kind, int64_t seq,
                                int64_t at_ms, const uint8_t *reply, size_t len);
 

@@ -277,7 +277,18 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
     if (lost)
         return; /* the state callback handles a lost connection */
     /* PostgreSQL refused the batch (a constraint, say): nothing of it committed, and the batch
-     * behind it, if any, will be refused by its guard.  Reload. */
+     * behind it, if any, will be refused by its guard.  Reload.  The likeliest constraint is
+     * events.request_id: a retry of a command older than the reply cache's window, which the
+     * cache took for new.  The load looks every request id of these batches up, so such a
+     * retry is answered from the log next time instead of refusing a batch again. */
+    for (size_t i = 0; i < self->n_flight; i++) {
+        const store_batch_t *b = &self->flight[(self->flight_head + i) % STORE_MAX_FLIGHT];
+        for (size_t k = 0; k < b->events.len; k++)
+            if (b->events.items[k].request_id[0])
+                store__recheck_add(self, b->events.items[k].request_id);
+        for (size_t k = 0; k < b->n_requests; k++)
+            store__recheck_add(self, b->requests[k]->id);
+    }
     char why[600];
     snprintf(why, sizeof why, "the database refused a batch: %s", error);
     fprintf(stderr, "codispatchd: %s; reloading state\n", why);
@@ -548,6 +559,7 @@ static void s_on_retry_closed(uv_handle_t *h)
     for (size_t i = 0; i < STORE_MAX_FLIGHT; i++)
         s_batch_release(&self->flight[i]);
     free(self->conninfo);
+    free(self->recheck);
     free(self);
 }
 

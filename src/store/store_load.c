@@ -27,7 +27,51 @@ void store__load(store_t *self)
     pgc_job_add(job, STORE_SQL_LOAD_ALERTS, 0, NULL);
     pgc_job_add(job, STORE_SQL_LOAD_NUMBERS, 0, NULL);
     pgc_job_add(job, STORE_SQL_LOAD_KEYS, 0, NULL);
+    const char *p_recheck[] = {self->recheck ? self->recheck : ""};
+    pgc_job_add(job, STORE_SQL_LOAD_USED_REQUESTS, 1, p_recheck);
     pgc_submit(self->pg, job);
+}
+
+void store__recheck_add(store_t *self, const char *request_id)
+{
+    if (self->recheck_n >= STORE_RECHECK_MAX)
+        return;
+    size_t n = strlen(request_id);
+    self->recheck = cd_xrealloc(self->recheck, self->recheck_len + n + 2);
+    if (self->recheck_len)
+        self->recheck[self->recheck_len++] = '\n';
+    memcpy(self->recheck + self->recheck_len, request_id, n + 1);
+    self->recheck_len += n;
+    self->recheck_n++;
+}
+
+/* Adds the replies of rows (request_id, kind, seq, at_ms, reply) to the cache.  With recheck,
+ * a row whose reply is no longer kept is added without one, which the server answers with
+ * CONFLICT, and the ids found become the new recheck list. */
+static void s_cache_replies(store_t *self, PGresult *rows, bool recheck)
+{
+    if (recheck) {
+        free(self->recheck);
+        self->recheck = NULL;
+        self->recheck_len = self->recheck_n = 0;
+    }
+    for (int i = 0; i < PQntuples(rows); i++) {
+        size_t len = 0;
+        unsigned char *bytes = NULL;
+        if (!PQgetisnull(rows, i, 4)) {
+            bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(rows, i, 4), &len);
+            if (!bytes)
+                continue;
+        } else if (!recheck) {
+            continue;
+        }
+        reqcache_add(self->requests, PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1),
+                     strtoll(PQgetvalue(rows, i, 2), NULL, 10),
+                     strtoll(PQgetvalue(rows, i, 3), NULL, 10), bytes, len);
+        PQfreemem(bytes);
+        if (recheck)
+            store__recheck_add(self, PQgetvalue(rows, i, 0));
+    }
 }
 
 /* Each row's first column is a JSON document; calls fn with it parsed. */
@@ -143,16 +187,9 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
     s_load_dispatch_state(self, pgc_job_result(job, 7), pgc_job_result(job, 8),
                           pgc_job_result(job, 9));
     s_each_doc(self, pgc_job_result(job, 10), s_restore_key);
-    for (int i = 0; i < PQntuples(reqs); i++) {
-        size_t len = 0;
-        unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(reqs, i, 4), &len);
-        if (!bytes)
-            continue;
-        reqcache_add(self->requests, PQgetvalue(reqs, i, 0), PQgetvalue(reqs, i, 1),
-                     strtoll(PQgetvalue(reqs, i, 2), NULL, 10),
-                     strtoll(PQgetvalue(reqs, i, 3), NULL, 10), bytes, len);
-        PQfreemem(bytes);
-    }
+    s_cache_replies(self, reqs, false);
+    /* After the window's replies, so that the cache stays in time order (their time is now). */
+    s_cache_replies(self, pgc_job_result(job, 11), true);
     self->state = STORE_READY;
     self->was_ready = true;
     self->last_error[0] = '\0';

@@ -8,7 +8,8 @@
 #include "pgc.h"
 #include "store.h"
 
-#define STORE_RETRY_MS 1000 /* after a failed migration or load, on a live connection */
+#define STORE_RETRY_MS    1000 /* after a failed migration or load, on a live connection */
+#define STORE_RECHECK_MAX 4096 /* request ids asked about at a load (store__load) */
 
 /* A batch: what one transaction carries. */
 typedef struct store_batch {
@@ -37,6 +38,11 @@ struct store {
     uv_timer_t retry;
     char last_error[512];
     size_t next_migration;
+    /* Request ids to look up in PostgreSQL at the next load, whatever their age, newline-
+     * separated: those of a refused batch (one may be a retry from beyond the retention window,
+     * which the UNIQUE key refused) and those found so (kept, so that they stay answered). */
+    char *recheck;
+    size_t recheck_len, recheck_n;
     bool was_ready; /* READY at least once: a failed lock then means another took over */
 };
 
@@ -45,5 +51,7 @@ struct store {
 void store__load(store_t *self);
 /* A failed migration or load on a live connection: note why and try again shortly. */
 void store__retry_later(store_t *self, const char *why);
+/* Adds a request id to self->recheck (ignored beyond STORE_RECHECK_MAX). */
+void store__recheck_add(store_t *self, const char *request_id);
 
 #endif

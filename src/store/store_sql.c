@@ -171,6 +171,15 @@ const char *const STORE_SQL_LOAD_REQUESTS =
     "  AND reply IS NOT NULL AND at > now() - $1::interval "
     "ORDER BY 3";
 
+const char *const STORE_SQL_LOAD_USED_REQUESTS =
+    "SELECT request_id, kind, seq, (extract(epoch FROM now()) * 1000)::bigint, reply "
+    "FROM (SELECT request_id, coalesce(reply_kind, kind) AS kind, seq, reply FROM events "
+    "      WHERE request_id = ANY (string_to_array($1, E'\\n')) "
+    "      UNION ALL "
+    "      SELECT request_id, kind, seq, reply FROM requests "
+    "      WHERE request_id = ANY (string_to_array($1, E'\\n'))) AS used "
+    "ORDER BY reply IS NULL, seq"; /* a kept reply first: the cache keeps the first of an id */
+
 const char *const STORE_SQL_GET_CALL = "SELECT " CALL_COLUMNS " FROM calls WHERE call_id = $1";
 
 const char *const STORE_SQL_LIST_CALLS =

@@ -124,6 +124,98 @@ START_TEST(requests_rows_still_answer_retries)
 }
 END_TEST
 
+/* CreateCall with request_id, repeated while the server answers UNAVAILABLE (a refused batch,
+ * then the reload); counts those answers in *unavailable. */
+static Codispatch__V1__Envelope *s_create_until_answered(const char *rid, int *unavailable)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        Codispatch__V1__Envelope *r = harness_create_call(h, rid, "substance", 1, 34, -118);
+        ck_assert_ptr_nonnull(r);
+        if (harness_error_code(r) != CODISPATCH__V1__CODE__UNAVAILABLE)
+            return r;
+        cdc_envelope_free(r);
+        (*unavailable)++;
+        harness_sleep_ms(50);
+    }
+    ck_abort_msg("%s: UNAVAILABLE for 5 s", rid);
+    return NULL;
+}
+
+static int s_count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A retry from beyond the reply cache's window (72 h): the cache takes it for a new command,
+ * and the UNIQUE key on events.request_id refuses its batch.  That happens once per id: the
+ * reload looks the id up in the log, and from then on the retry gets the original reply (or,
+ * where that reply is no longer kept, CONFLICT) without refusing anyone's batch. */
+START_TEST(retry_from_beyond_the_window_refuses_one_batch_only)
+{
+    Codispatch__V1__Envelope *a = harness_create_call(h, "stale-a", "substance", 1, 34, -118);
+    ck_assert_int_eq(a->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    Codispatch__V1__Envelope *b = harness_create_call(h, "stale-b", "substance", 1, 34, -118);
+    ck_assert_int_eq(b->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    cdc_envelope_free(b);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    /* Four days pass for these two commands (only a test may rewrite the log), and stale-b's
+     * reply is gone, as for a command recorded before migration 0005 whose `requests` row was
+     * pruned. */
+    ck_assert_int_eq(harness_sql_exec(h, "ALTER TABLE events DISABLE TRIGGER events_append_only; "
+                                         "UPDATE events SET at = at - interval '96 hours' "
+                                         "WHERE request_id IN ('stale-a', 'stale-b'); "
+                                         "UPDATE events SET reply = NULL, reply_kind = NULL "
+                                         "WHERE request_id = 'stale-b'; "
+                                         "ALTER TABLE events ENABLE TRIGGER events_append_only"),
+                     0);
+    ck_assert_int_eq(harness_start_server(h), 0);
+    long long calls = harness_sql_count(h, "SELECT count(*) FROM calls");
+
+    int unavailable = 0;
+    Codispatch__V1__Envelope *r = s_create_until_answered("stale-a", &unavailable);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    ck_assert_str_eq(r->call->call_id, a->call->call_id); /* the original reply */
+    ck_assert_uint_eq(r->seq, a->seq);
+    cdc_envelope_free(r);
+    ck_assert_int_ge(unavailable, 1); /* the one refused batch */
+
+    unavailable = 0;
+    r = s_create_until_answered("stale-b", &unavailable);
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__CONFLICT);
+    ck_assert_str_eq(r->error->field, "request_id");
+    ck_assert_ptr_nonnull(strstr(r->error->message, "longer ago than replies are kept"));
+    cdc_envelope_free(r);
+    ck_assert_int_ge(unavailable, 1);
+
+    /* From now on: answered at once, and nobody else's command is refused with them. */
+    for (int i = 0; i < 3; i++) {
+        r = harness_create_call(h, "stale-a", "substance", 1, 34, -118);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        ck_assert_str_eq(r->call->call_id, a->call->call_id);
+        cdc_envelope_free(r);
+        r = harness_create_call(h, "stale-b", "substance", 1, 34, -118);
+        ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__CONFLICT);
+        cdc_envelope_free(r);
+        char rid[32];
+        snprintf(rid, sizeof rid, "beside-stale-%d", i);
+        r = harness_create_call(h, rid, "other", 4, 34, -118);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        cdc_envelope_free(r);
+    }
+    char *log = harness_server_log(h);
+    ck_assert_int_eq(s_count(log, "the database refused a batch"), 2); /* one per stale id */
+    free(log);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id IN "
+                                          "('stale-a', 'stale-b')"),
+                     2);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM calls"), calls + 3);
+    cdc_envelope_free(a);
+}
+END_TEST
+
 START_TEST(kill_9_loses_nothing_acknowledged)
 {
     char ids[10][32];
@@ -196,6 +288,7 @@ int main(void)
     tcase_add_test(tc, clean_restart_keeps_calls_and_sequence);
     tcase_add_test(tc, retry_after_restart_returns_the_original_reply);
     tcase_add_test(tc, requests_rows_still_answer_retries);
+    tcase_add_test(tc, retry_from_beyond_the_window_refuses_one_batch_only);
     tcase_add_test(tc, kill_9_loses_nothing_acknowledged);
     tcase_add_test(tc, awkward_text_survives_a_restart);
     suite_add_tcase(s, tc);
