@@ -195,14 +195,8 @@ START_TEST(flood_does_not_starve_others)
         zmq_send(s, "\xff\xff\xff", 3, 0);
     s_still_serving();
     int errors = 0;
-    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-    while (errors < FLOOD && zmq_poll(&it, 1, 5000) == 1) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        zmq_msg_recv(&msg, s, 0);
-        Codispatch__V1__Envelope *env =
-            codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-        zmq_msg_close(&msg);
+    Codispatch__V1__Envelope *env;
+    while (errors < FLOOD && (env = harness_recv_reply(s, 5000)) != NULL) {
         ck_assert_int_eq(harness_error_code(env), CODISPATCH__V1__CODE__INVALID_ARGUMENT);
         cdc_envelope_free(env);
         errors++;
@@ -232,14 +226,8 @@ START_TEST(req_socket_is_answered)
     uint8_t *buf = s_pack(&env, &len);
     zmq_send(s, buf, len, 0);
     free(buf);
-    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-    ck_assert_int_eq(zmq_poll(&it, 1, 5000), 1);
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    zmq_msg_recv(&msg, s, 0);
-    Codispatch__V1__Envelope *r =
-        codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-    zmq_msg_close(&msg);
+    Codispatch__V1__Envelope *r = harness_recv_reply(s, 5000);
+    ck_assert_ptr_nonnull(r);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_STATUS_REPLY);
     ck_assert_str_eq(r->request_id, "req-1");
     cdc_envelope_free(r);
@@ -269,14 +257,7 @@ static Codispatch__V1__Envelope *s_units_raw(const void *data, size_t len)
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect(s, harness_units(h));
     zmq_send(s, data, len, 0);
-    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-    ck_assert_int_eq(zmq_poll(&it, 1, 5000), 1);
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    zmq_msg_recv(&msg, s, 0);
-    Codispatch__V1__Envelope *env =
-        codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-    zmq_msg_close(&msg);
+    Codispatch__V1__Envelope *env = harness_recv_reply(s, 5000);
     zmq_close(s);
     zmq_ctx_term(ctx);
     ck_assert_ptr_nonnull(env);

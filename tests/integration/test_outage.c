@@ -86,14 +86,7 @@ static bool s_send_create(void *s, const char *rid, const char *type, int priori
 /* The next reply on s within timeout_ms (the test fails if none comes or it does not decode). */
 static Codispatch__V1__Envelope *s_next_reply(void *s, int timeout_ms)
 {
-    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-    ck_assert_int_eq(zmq_poll(&it, 1, timeout_ms), 1);
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    zmq_msg_recv(&msg, s, 0);
-    Codispatch__V1__Envelope *r =
-        codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-    zmq_msg_close(&msg);
+    Codispatch__V1__Envelope *r = harness_recv_reply(s, timeout_ms);
     ck_assert_ptr_nonnull(r);
     return r;
 }

@@ -119,12 +119,7 @@ static void s_burst(int n)
     while (calls + others < n && harness_now_ms() < deadline && zmq_poll(&it, 1, 5000) >= 0) {
         if (!(it.revents & ZMQ_POLLIN))
             continue;
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        zmq_msg_recv(&msg, s, 0);
-        Codispatch__V1__Envelope *r =
-            codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-        zmq_msg_close(&msg);
+        Codispatch__V1__Envelope *r = harness_recv_reply(s, 0); /* NULL: it did not decode */
         if (r && r->body_case == CODISPATCH__V1__ENVELOPE__BODY_CALL)
             calls++;
         else

@@ -581,6 +581,20 @@ void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens
     return out;
 }
 
+Codispatch__V1__Envelope *harness_recv_reply(void *sock, int timeout_ms)
+{
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    if (zmq_poll(&item, 1, timeout_ms) != 1)
+        return NULL;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    Codispatch__V1__Envelope *env = NULL;
+    if (zmq_msg_recv(&msg, sock, 0) >= 0)
+        env = codispatch__v1__envelope__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    return env;
+}
+
 int harness_sh(const char *cmdline, char **out)
 {
     FILE *p = popen(cmdline, "r");

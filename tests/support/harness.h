@@ -119,6 +119,10 @@ void harness_dispatch(harness_t *self, const char *call_id, const char *unit_id)
 void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens, size_t n,
                   size_t *len, int timeout_ms);
 
+/* The next reply envelope on a socket of the test's own (DEALER or REQ), waiting at most
+ * timeout_ms; NULL when none came or it does not decode.  Free with cdc_envelope_free. */
+Codispatch__V1__Envelope *harness_recv_reply(void *sock, int timeout_ms);
+
 /* Runs a query returning one number (SELECT count(*) ...) on the test database; fails the
  * test when it cannot. */
 long long harness_sql_count(harness_t *self, const char *sql);

@@ -1,6 +1,6 @@
 /*  bench_ws.c — the smallest WebSocket client that `bench stream` needs: connect, upgrade,
  *  read text messages.  libwebsockets' client wants its own event loop and a context per
- *  process; `bench stream` keeps hundreds of these in the same zmq_poll loop as its ZeroMQ
+ *  process; `bench stream` keeps hundreds of these in the same epoll set as its ZeroMQ
  *  subscribers, so this reads the frames itself (RFC 6455: a server's frames are not masked;
  *  this client sends nothing after the upgrade but a masked pong to a ping).
  */
