@@ -27,8 +27,10 @@ void store__load(store_t *self)
     pgc_job_add(job, STORE_SQL_LOAD_ALERTS, 0, NULL);
     pgc_job_add(job, STORE_SQL_LOAD_NUMBERS, 0, NULL);
     pgc_job_add(job, STORE_SQL_LOAD_KEYS, 0, NULL);
-    const char *p_recheck[] = {self->recheck ? self->recheck : ""};
-    pgc_job_add(job, STORE_SQL_LOAD_USED_REQUESTS, 1, p_recheck);
+    if (self->recheck_n) { /* only after a refused batch: start-up asks nothing more */
+        const char *p_recheck[] = {self->recheck};
+        pgc_job_add(job, STORE_SQL_LOAD_USED_REQUESTS, 1, p_recheck);
+    }
     pgc_submit(self->pg, job);
 }
 
@@ -189,7 +191,8 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
     s_each_doc(self, pgc_job_result(job, 10), s_restore_key);
     s_cache_replies(self, reqs, false);
     /* After the window's replies, so that the cache stays in time order (their time is now). */
-    s_cache_replies(self, pgc_job_result(job, 11), true);
+    if (pgc_job_count(job) > 11)
+        s_cache_replies(self, pgc_job_result(job, 11), true);
     self->state = STORE_READY;
     self->was_ready = true;
     self->last_error[0] = '\0';
