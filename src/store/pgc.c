@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cd_text.h"
+#include "pgc_host.h"
 #include "pgc_priv.h"
 
 #define PGC_CONNECT_TIMEOUT_MS 5000
@@ -19,7 +20,8 @@ struct pgc {
     char *conninfo;
     pgc_state_t state;
     PGconn *conn;
-    uv_poll_t *poll; /* heap: its close callback frees it */
+    pgc_resolver_t *resolver; /* while the host names are looked up, before conn exists */
+    uv_poll_t *poll;          /* heap: its close callback frees it */
     int poll_fd;
     int poll_events;
     uv_timer_t timer; /* connect deadline, job deadline or backoff, by state */
@@ -127,6 +129,7 @@ static void s_forget_prepared(pgc_t *self)
 
 static void s_drop_conn(pgc_t *self)
 {
+    pgc_host_cancel(&self->resolver);
     s_unwatch(self);
     if (self->conn) {
         PQfinish(self->conn);
@@ -196,21 +199,24 @@ static void s_on_notice(void *arg, const PGresult *res)
     fprintf(stderr, "codispatchd: PostgreSQL says: %s", PQresultErrorMessage(res));
 }
 
-static void s_connect(pgc_t *self)
+/* Starts libpq's connection sequence; hosts, when set, are the resolved addresses. */
+static void s_connect_to(pgc_t *self, const pgc_hosts_t *hosts)
 {
-    s_set_state(self, PGC_CONNECTING);
     /* A dead peer must be noticed in seconds, not after the kernel's two hours: on our side
      * (keepalives, tcp_user_timeout) and on the server's (its session holds the standby lock,
      * which must free when we are gone).  Listed before the conninfo, which may override them;
-     * Unix sockets ignore them. */
-    static const char *const keys[] = {"keepalives",
-                                       "keepalives_idle",
-                                       "keepalives_interval",
-                                       "keepalives_count",
-                                       "tcp_user_timeout",
-                                       "options",
-                                       "dbname",
-                                       NULL};
+     * Unix sockets ignore them.  The resolved hosts come after it, to override its names. */
+    const char *keys[] = {"keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "options",
+                          "dbname",
+                          hosts ? "host" : NULL,
+                          "hostaddr",
+                          "port",
+                          NULL};
     const char *values[] = {"1",
                             "10",
                             "5",
@@ -219,6 +225,9 @@ static void s_connect(pgc_t *self)
                             "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
                             "-c tcp_keepalives_count=3",
                             self->conninfo,
+                            hosts ? hosts->host : NULL,
+                            hosts ? hosts->hostaddr : NULL,
+                            hosts ? hosts->port : NULL,
                             NULL};
     self->conn = PQconnectStartParams(keys, values, 1);
     if (!self->conn || PQstatus(self->conn) == CONNECTION_BAD) {
@@ -227,11 +236,35 @@ static void s_connect(pgc_t *self)
     }
     PQsetNoticeReceiver(self->conn, s_on_notice, self);
     /* Per libpq, the first wait of the connection sequence is for writability. */
-    if (s_watch(self, UV_WRITABLE) != 0) {
+    if (s_watch(self, UV_WRITABLE) != 0)
         s_broken(self, "cannot poll the PostgreSQL socket");
+}
+
+static void s_on_resolved(const pgc_hosts_t *hosts, const char *error, void *arg)
+{
+    pgc_t *self = arg;
+    self->resolver = NULL; /* it frees itself when this returns */
+    if (!hosts) {
+        s_backoff(self, error);
         return;
     }
+    s_connect_to(self, hosts);
+}
+
+/* Host names are looked up on libuv's thread pool first: libpq would call getaddrinfo() on
+ * the loop (pgc_host.h).  The connect deadline covers the lookup too. */
+static void s_connect(pgc_t *self)
+{
+    s_set_state(self, PGC_CONNECTING);
     uv_timer_start(&self->timer, s_on_timer, PGC_CONNECT_TIMEOUT_MS, 0);
+    int rc = pgc_host_resolve(self->loop, self->conninfo, s_on_resolved, self, &self->resolver);
+    if (rc < 0) {
+        char why[160];
+        snprintf(why, sizeof why, "cannot look up the PostgreSQL host names: %s", uv_strerror(rc));
+        s_backoff(self, why);
+    } else if (rc == 0) {
+        s_connect_to(self, NULL);
+    }
 }
 
 static void s_arm_job_timer(pgc_t *self)
