@@ -190,10 +190,11 @@ static void s_list_calls(server_t *self, const route_t *to, const char *rid,
         /* Open calls are all in memory. */
         const cd_call_t **calls = cd_xcalloc(limit, sizeof *calls);
         size_t n = cd_engine_list_calls(self->engine, true, limit, calls);
-        int64_t required = 0;
-        for (size_t i = 0; i < n; i++)
-            if (calls[i]->last_seq > required)
-                required = calls[i]->last_seq;
+        /* Everything applied so far, not only what the listed calls last saw: a call an
+         * uncommitted close took out of the list must not be missing from a reply sent
+         * before that close is durable (a failed batch releases held replies up to the
+         * committed seq). */
+        int64_t required = cd_engine_last_seq(self->engine);
         size_t len;
         uint8_t *buf = wire_pack_calls(rid, (uint64_t)required, calls, n, true, &len);
         free(calls);
@@ -228,7 +229,7 @@ void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
     security_actor(peer, unit_id, actor, sizeof actor);
     /* A tablet's request ids are its own, and with keys every key's are: the same id from
      * another unit or key is a conflict, never that one's reply. */
-    char kind[CD_ACTOR_MAX + 48];
+    char kind[REQCACHE_KIND_MAX + 1];
     snprintf(kind, sizeof kind, "%s%s%s", wire_body_name(env), unit_id || peer->secured ? "@" : "",
              peer->secured ? actor
              : unit_id     ? unit_id

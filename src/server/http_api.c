@@ -191,11 +191,14 @@ static int s_api_report(struct lws *wsi, http__session_t *s, const char *kind,
     http__report_wait_t *w = cd_xcalloc(1, sizeof *w);
     w->session = s;
     w->csv = strcmp(v[3], "csv") == 0;
+    /* Linked before running: a connection that breaks while the job is submitted answers it
+     * (s_on_report frees w and unlinks it) before reports_run returns. */
+    s->report = w;
     if (reports_run(self->reports, &q, s_on_report, w, &err) != CD_OK) {
+        s->report = NULL; /* not submitted: s_on_report will not run */
         free(w);
         return s_error(wsi, s, err.code == CD_EBUSY ? 429 : 503, &err);
     }
-    s->report = w;
     return 0; /* answered when PostgreSQL answers */
 }
 

@@ -17,6 +17,8 @@
 #include "server_priv.h"
 
 #define STREAM_HWM 10000
+#define STREAM_SUBSCRIPTION_MAX                                                                    \
+    256 /* bytes: a flag and a topic prefix ("call.C-42", "unit.MH-01") */
 
 typedef struct live_msg {
     int64_t seq;
@@ -24,6 +26,7 @@ typedef struct live_msg {
     uint8_t *pb;
     size_t pb_len;
     char *json;
+    bool stats; /* the "stats" message, not a change: not counted as published */
 } live_msg_t;
 
 struct live {
@@ -60,6 +63,10 @@ int live_open(server_t *self, const char *endpoint, char *err, size_t errlen)
     }
     int hwm = STREAM_HWM;
     zmq_setsockopt(zsock_raw(l->pub), ZMQ_SNDHWM, &hwm, sizeof hwm);
+    /* Subscribers send only subscriptions (a flag byte and a topic prefix): a bigger frame
+     * ends that connection instead of being kept in the topic trie. */
+    int64_t maxmsg = STREAM_SUBSCRIPTION_MAX;
+    zmq_setsockopt(zsock_raw(l->pub), ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     security_apply(self, zsock_raw(l->pub), SEC_STREAM);
     return zsock_bind(l->pub, endpoint, err, errlen);
 }
@@ -145,6 +152,15 @@ long live_subscriptions(const server_t *self)
     return self->live ? self->live->subscriptions : 0;
 }
 
+static void s_queue(live_t *l, const live_msg_t *m)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->pending = cd_xrealloc(l->pending, l->cap * sizeof *l->pending);
+    }
+    l->pending[l->n++] = *m;
+}
+
 void live_on_flush(server_t *self, const cd_event_log_t *events)
 {
     live_t *l = self->live;
@@ -161,11 +177,20 @@ void live_on_flush(server_t *self, const cd_event_log_t *events)
             continue;
         m.pb = wire_pack_change(ev, self->engine, now, &m.pb_len);
         m.json = json ? wire_json_change(ev, self->engine, now) : NULL;
-        if (l->n == l->cap) {
-            l->cap = l->cap ? l->cap * 2 : 64;
-            l->pending = cd_xrealloc(l->pending, l->cap * sizeof *l->pending);
-        }
-        l->pending[l->n++] = m;
+        s_queue(l, &m);
+    }
+    /* Headline figures, at most once a second, only while something changes.  Taken now,
+     * when the engine holds exactly what this batch commits (nothing applied after it yet),
+     * and published behind the batch's changes when it commits: figures taken at a commit
+     * would count the commands of a batch still in flight, which may yet be refused. */
+    uint64_t loop_now = uv_now(self->loop);
+    if (events->len && loop_now - l->last_stats_ms >= 1000 &&
+        events->items[events->len - 1].seq == cd_engine_last_seq(self->engine)) {
+        l->last_stats_ms = loop_now;
+        live_msg_t m = {.seq = events->items[events->len - 1].seq, .stats = true};
+        cd_copy(m.topic, sizeof m.topic, "stats");
+        m.pb = wire_pack_stats((uint64_t)m.seq, self->engine, now, &m.pb_len);
+        s_queue(l, &m);
     }
 }
 
@@ -193,21 +218,13 @@ void live_on_committed(server_t *self, int64_t seq)
         s_send(l, m->topic, m->seq, m->pb, m->pb_len);
         if (m->json)
             http_broadcast(self, m->json, m->seq);
-        l->published++;
+        if (!m->stats)
+            l->published++;
         s_free_msg(m);
     }
     if (done) {
         memmove(l->pending, l->pending + done, (l->n - done) * sizeof *l->pending);
         l->n -= done;
-    }
-    /* Headline figures, at most once a second, only while something changes. */
-    uint64_t now = uv_now(self->loop);
-    if (done && now - l->last_stats_ms >= 1000) {
-        l->last_stats_ms = now;
-        size_t len;
-        uint8_t *buf = wire_pack_stats((uint64_t)seq, self->engine, server_now_ms(), &len);
-        s_send(l, "stats", seq, buf, len);
-        free(buf);
     }
 }
 

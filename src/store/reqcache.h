@@ -17,7 +17,9 @@
 
 #include "cd_text.h"
 
-#define REQCACHE_KIND_MAX 80 /* "status_update@<unit id>" */
+/* The command's name, then "@" and the actor when the command belongs to one: up to
+ * "status_update@unit:<32-byte unit id>/<32-byte key name>". */
+#define REQCACHE_KIND_MAX (CD_ACTOR_MAX + 48)
 
 typedef struct reqcache_entry {
     char id[CD_REQUEST_ID_MAX + 1];

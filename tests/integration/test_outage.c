@@ -227,6 +227,158 @@ START_TEST(refused_batch_takes_the_one_behind_it_along)
 }
 END_TEST
 
+/* Sends env (version 1, request id rid) on s. */
+static void s_send_env(void *s, Codispatch__V1__Envelope *env, const char *rid)
+{
+    env->has_version = true;
+    env->version = 1;
+    env->request_id = (char *)rid;
+    uint8_t buf[512];
+    size_t len = codispatch__v1__envelope__pack(env, buf);
+    ck_assert_int_eq(zmq_send(s, buf, len, 0), (int)len);
+}
+
+/* A list of open calls asked for while a cancel is in PostgreSQL's hands must not leave the
+ * call out before that cancel is durable: when the cancel's batch is refused, the list is
+ * refused with it (UNAVAILABLE), and afterwards the call is listed again. */
+START_TEST(a_list_does_not_show_a_cancel_that_never_committed)
+{
+    Codispatch__V1__Envelope *r = s_create_until_ok("lc-1", 15000);
+    ck_assert_ptr_nonnull(r);
+    char id[32];
+    snprintf(id, sizeof id, "%s", r->call->call_id);
+    cdc_envelope_free(r);
+    ck_assert_int_eq(
+        harness_sql_exec(h, "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$ BEGIN PERFORM pg_sleep(0.3); "
+                            "RAISE EXCEPTION 'refused for the test'; END $$; "
+                            "CREATE TRIGGER test_poison BEFORE INSERT ON events FOR EACH ROW "
+                            "WHEN (NEW.request_id = 'lc-cancel') EXECUTE FUNCTION test_poison()"),
+        0);
+    void *ctx, *s = s_dealer(&ctx);
+    Codispatch__V1__Envelope cancel = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CancelCall cm = CODISPATCH__V1__CANCEL_CALL__INIT;
+    cm.call_id = id;
+    cm.reason = "test";
+    cancel.body_case = CODISPATCH__V1__ENVELOPE__BODY_CANCEL_CALL;
+    cancel.cancel_call = &cm;
+    s_send_env(s, &cancel, "lc-cancel");
+    harness_sleep_ms(100); /* the cancel's batch is in PostgreSQL's hands by now */
+    Codispatch__V1__Envelope list = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__ListCalls lm = CODISPATCH__V1__LIST_CALLS__INIT;
+    lm.has_open_only = lm.open_only = true;
+    lm.has_limit = true;
+    lm.limit = 1000;
+    list.body_case = CODISPATCH__V1__ENVELOPE__BODY_LIST_CALLS;
+    list.list_calls = &lm;
+    s_send_env(s, &list, "lc-list");
+    for (int i = 0; i < 2; i++) {
+        r = s_next_reply(s, 10000);
+        ck_assert_msg(harness_error_code(r) == CODISPATCH__V1__CODE__UNAVAILABLE,
+                      "%s: expected UNAVAILABLE, got body %d", r->request_id, (int)r->body_case);
+        cdc_envelope_free(r);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    ck_assert_int_eq(harness_sql_exec(h, "DROP TRIGGER test_poison ON events; "
+                                         "DROP FUNCTION test_poison()"),
+                     0);
+    /* After the reload the call is open again, and listed. */
+    bool listed = false;
+    for (int tries = 0; tries < 100 && !listed; tries++) {
+        r = harness_call(h, &list, 5000);
+        ck_assert_ptr_nonnull(r);
+        for (size_t i = 0;
+             r->body_case == CODISPATCH__V1__ENVELOPE__BODY_CALL_LIST && i < r->call_list->n_calls;
+             i++)
+            listed = listed || strcmp(r->call_list->calls[i]->call_id, id) == 0;
+        cdc_envelope_free(r);
+        if (!listed)
+            harness_sleep_ms(100);
+    }
+    ck_assert(listed);
+}
+END_TEST
+
+/* The "stats" figures a subscriber sees must be those of committed state: a batch that
+ * commits while the next one (a CreateCall PostgreSQL will refuse) is in flight publishes
+ * figures without the refused call. */
+START_TEST(stats_never_count_a_refused_batch)
+{
+    ck_assert_int_eq(
+        harness_sql_exec(h, "CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$ BEGIN PERFORM pg_sleep(0.4); RETURN NEW; END $$; "
+                            "CREATE TRIGGER test_slow BEFORE INSERT ON events FOR EACH ROW "
+                            "WHEN (NEW.request_id = 'st-slow') EXECUTE FUNCTION test_slow(); "
+                            "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$; "
+                            "CREATE TRIGGER test_poison BEFORE INSERT ON events FOR EACH ROW "
+                            "WHEN (NEW.request_id = 'st-poison') EXECUTE FUNCTION test_poison()"),
+        0);
+    void *sctx = zmq_ctx_new(), *sub = zmq_socket(sctx, ZMQ_SUB);
+    int linger = 0, timeo = 3000;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeo, sizeof timeo);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "stats", 5);
+    zmq_connect(sub, harness_stream(h));
+    harness_sleep_ms(1200); /* the subscription arrives; a second passes since the last stats */
+    void *ctx, *s = s_dealer(&ctx);
+    ck_assert(s_send_create(s, "st-slow", "welfare_check", 3));
+    harness_sleep_ms(100); /* the slow batch is in PostgreSQL's hands by now */
+    ck_assert(s_send_create(s, "st-poison", "welfare_check", 3));
+    for (int i = 0; i < 2; i++) {
+        Codispatch__V1__Envelope *r = s_next_reply(s, 10000);
+        bool slow = strcmp(r->request_id, "st-slow") == 0;
+        ck_assert_int_eq(r->body_case, slow ? CODISPATCH__V1__ENVELOPE__BODY_CALL
+                                            : CODISPATCH__V1__ENVELOPE__BODY_ERROR);
+        cdc_envelope_free(r);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    ck_assert_int_eq(harness_sql_exec(h, "DROP TRIGGER test_slow ON events; DROP FUNCTION "
+                                         "test_slow(); DROP TRIGGER test_poison ON events; "
+                                         "DROP FUNCTION test_poison()"),
+                     0);
+    /* What is open once the server has reloaded, against what the stats said. */
+    uint64_t open = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        Codispatch__V1__Envelope *st = harness_status(h);
+        bool ok = st && st->status_reply->database == CODISPATCH__V1__DATABASE_STATE__DATABASE_OK;
+        if (ok)
+            open = st->status_reply->open_calls;
+        cdc_envelope_free(st);
+        if (ok)
+            break;
+        harness_sleep_ms(100);
+    }
+    ck_assert_uint_gt(open, 0);
+    int seen = 0;
+    for (;;) {
+        char topic[16], seq_text[32];
+        uint8_t body[4096];
+        if (zmq_recv(sub, topic, sizeof topic, 0) < 0)
+            break;
+        ck_assert_int_gt(zmq_recv(sub, seq_text, sizeof seq_text, 0), 0);
+        int bl = zmq_recv(sub, body, sizeof body, 0);
+        ck_assert_int_gt(bl, 0);
+        Codispatch__V1__StreamChange *c =
+            codispatch__v1__stream_change__unpack(NULL, (size_t)bl, body);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_ptr_nonnull(c->stats);
+        ck_assert_msg(c->stats->open_calls == open,
+                      "stats at seq %llu said %u open calls; committed: %llu",
+                      (unsigned long long)c->seq, c->stats->open_calls, (unsigned long long)open);
+        codispatch__v1__stream_change__free_unpacked(c, NULL);
+        seen++;
+        timeo = 500;
+        zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeo, sizeof timeo);
+    }
+    ck_assert_int_ge(seen, 1);
+    zmq_close(sub);
+    zmq_ctx_term(sctx);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ load */
 
 #define LOAD_CLIENTS 16
@@ -468,6 +620,8 @@ int main(void)
     tcase_add_test(tc, unavailable_while_down_then_recovers);
     tcase_add_test(tc, batch_lost_mid_flight_is_exactly_once_on_retry);
     tcase_add_test(tc, refused_batch_takes_the_one_behind_it_along);
+    tcase_add_test(tc, a_list_does_not_show_a_cancel_that_never_committed);
+    tcase_add_test(tc, stats_never_count_a_refused_batch);
     tcase_add_test(tc, outage_under_load);
     tcase_add_test(tc, connection_killed_mid_batch_under_load);
     suite_add_tcase(s, tc);

@@ -241,6 +241,42 @@ END_TEST
 
 /* ------------------------------------------------------------------ stream subscribers */
 
+/* A subscription is a topic prefix of a few dozen bytes; a peer that sends megabytes as one
+ * is cut off (ZMQ_MAXMSGSIZE on the stream socket) instead of kept as a subscription. */
+START_TEST(an_oversized_subscription_is_refused)
+{
+    double before = harness_scrape(h, "codispatch_stream_subscriptions");
+    void *ctx = zmq_ctx_new();
+    void *big = zmq_socket(ctx, ZMQ_XSUB);
+    int linger = 0;
+    zmq_setsockopt(big, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_connect(big, harness_stream(h)), 0);
+    /* 4 KiB: far over the limit, yet small enough for the sender's own libzmq, which keeps
+     * a subscription as one trie node per byte (at 4 MiB it overflowed its stack freeing
+     * them). */
+    size_t n = 4096;
+    char *frame = malloc(n);
+    memset(frame, 'x', n);
+    frame[0] = 1; /* subscribe */
+    ck_assert_int_eq(zmq_send(big, frame, n, 0), (int)n);
+    free(frame);
+    void *good = zmq_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(good, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(good, ZMQ_SUBSCRIBE, "call.", 5);
+    zmq_connect(good, harness_stream(h));
+    long long deadline = harness_now_ms() + 5000;
+    while (harness_scrape(h, "codispatch_stream_subscriptions") < before + 1 &&
+           harness_now_ms() < deadline)
+        harness_sleep_ms(50);
+    harness_sleep_ms(500); /* time for the big one to arrive, had it been taken */
+    ck_assert_double_eq(harness_scrape(h, "codispatch_stream_subscriptions"), before + 1);
+    s_answered("after an oversized subscription");
+    zmq_close(big);
+    zmq_close(good);
+    zmq_ctx_term(ctx);
+}
+END_TEST
+
 START_TEST(subscriber_that_never_reads)
 {
     /* More changes than the XPUB high-water mark (10 000 per subscriber) holds. */
@@ -570,6 +606,7 @@ int main(void)
     tcase_add_test(tc, dashboard_that_never_reads);
     tcase_add_test(tc, http_clients_that_stall);
     tcase_add_test(tc, subscriber_that_never_reads);
+    tcase_add_test(tc, an_oversized_subscription_is_refused);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }

@@ -671,9 +671,10 @@ START_TEST(every_action_has_its_actor)
     ck_assert_int_ge(harness_sql_count(h, "SELECT count(*) FROM events WHERE kind = 'key.added' "
                                           "AND actor = 'admin:admin'"),
                      3);
+    /* SU1 and SU2 at set-up, the long unit of the retry test. */
     ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE kind = 'unit.added' "
                                           "AND actor = 'admin:admin'"),
-                     2);
+                     3);
     ck_assert_int_ge(harness_sql_count(h, "SELECT count(*) FROM events WHERE kind = "
                                           "'call.created' AND actor = 'dispatcher:disp'"),
                      1);
@@ -760,6 +761,56 @@ START_TEST(report_roles)
 }
 END_TEST
 
+/* The longest actor a unit key makes ("unit:" + a 32-byte unit id + "/" + a 32-byte key name)
+ * behind "status_update@": the retry must still match the command it repeats. */
+START_TEST(a_retry_from_the_longest_unit_key_gets_its_reply)
+{
+    const char *unit = "LONG-UNIT-0123456789-ABCDEFGHIJK";
+    const char *name = "tablet.of.the.long-unit.01234567";
+    ck_assert_int_eq((int)strlen(unit), 32);
+    ck_assert_int_eq((int)strlen(name), 32);
+    s_add_unit(unit);
+    char path[300], admin[300], args[600], *out = NULL;
+    s_path(path, sizeof path, "long.key_secret");
+    snprintf(admin, sizeof admin, "%s/admin.key_secret", s_keys);
+    snprintf(args, sizeof args, "keys add --role unit --name %s --unit %s --out %s", name, unit,
+             path);
+    ck_assert_int_eq(s_cli(admin, args, &out), 0);
+    free(out);
+    void *ctx = zmq_ctx_new();
+    void *sock = s_tablet_socket(ctx, path, "long-unit-tablet");
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT, *r;
+    Codispatch__V1__Hello hello = CODISPATCH__V1__HELLO__INIT;
+    hello.unit_id = (char *)unit;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    r = s_unit_req(sock, &env, "long-hello");
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_WELCOME);
+    codispatch__v1__envelope__free_unpacked(r, NULL);
+    Codispatch__V1__StatusUpdate su = CODISPATCH__V1__STATUS_UPDATE__INIT;
+    su.has_status = true;
+    su.status = CODISPATCH__V1__UNIT_STATUS__UNIT_OUT_OF_SERVICE;
+    for (int attempt = 0; attempt < 2; attempt++) { /* the command, then its retry */
+        codispatch__v1__envelope__init(&env);
+        env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE;
+        env.status_update = &su;
+        r = s_unit_req(sock, &env, "long-status-1");
+        ck_assert_ptr_nonnull(r);
+        ck_assert_msg(r->body_case == CODISPATCH__V1__ENVELOPE__BODY_UNIT, "attempt %d: %s",
+                      attempt,
+                      r->body_case == CODISPATCH__V1__ENVELOPE__BODY_ERROR ? r->error->message
+                                                                           : "not a unit");
+        ck_assert_str_eq(r->unit->unit_id, unit);
+        codispatch__v1__envelope__free_unpacked(r, NULL);
+    }
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE kind = 'unit.status' "
+                                          "AND unit_id = 'LONG-UNIT-0123456789-ABCDEFGHIJK'"),
+                     1);
+}
+END_TEST
+
 START_TEST(request_ids_are_scoped_per_key)
 {
     Codispatch__V1__Envelope req, *r;
@@ -819,6 +870,7 @@ int main(void)
     tcase_add_test(tc, viewers_never_see_caller_pii);
     tcase_add_test(tc, a_revoked_key_stops_at_its_next_message);
     tcase_add_test(tc, request_ids_are_scoped_per_key);
+    tcase_add_test(tc, a_retry_from_the_longest_unit_key_gets_its_reply);
     tcase_add_test(tc, report_roles);
     tcase_add_test(tc, every_action_has_its_actor);
     tcase_add_test(tc, non_loopback_bind_needs_security_or_insecure);
