@@ -10,8 +10,11 @@
  *                      run on the reports connection (reports.c) and answered when it answers
  *      /healthz        the process is alive;  /readyz  the database is reachable and loaded
  *
- *  Durable before visible: a snapshot is rendered only when the engine holds nothing
- *  uncommitted; otherwise the request waits for the commit.
+ *  Durable before visible: a snapshot is rendered when asked for, from the engine as it is,
+ *  labelled with the last event applied, and handed over only once that event has committed
+ *  (at once when nothing is in flight).  Rendering it only when the engine held nothing
+ *  uncommitted made boards wait for a quiet moment, which a busy hour with two batches always
+ *  in flight never has.
  *
  *  This file: sessions, WebSocket queues, the libwebsockets callback and the server's side;
  *  http_api.c answers the HTTP requests (routing, token, responses, reports API).
@@ -104,13 +107,6 @@ static void s_queue_frame(http__session_t *s, http__frame_t *f, bool counted)
         s->queued_bytes += f->len;
 }
 
-/* A snapshot: not counted against the byte limit, which would otherwise send a client whose
- * snapshot alone is over it (a very large state) back for a new one at every change. */
-static void s_queue_snapshot(http__session_t *s, const char *text, size_t len)
-{
-    s_queue_frame(s, s_frame_new(text, len), false);
-}
-
 static void s_pop(http__session_t *s)
 {
     http__msg_t *m = s->head;
@@ -150,17 +146,91 @@ static int s_send_queued(struct lws *wsi, http__session_t *s)
     return w < (int)total ? -1 : 0;
 }
 
-/* True when what the engine holds is all committed, so a snapshot shows only durable state. */
-bool http__state_committed(const server_t *self)
+/* ------------------------------------------------------------------ snapshots */
+
+/* The engine's state now, labelled with the last event applied. */
+static http__frame_t *s_render(const server_t *self, int64_t *seq)
 {
-    return store_state(self->store) == STORE_READY &&
-           cd_engine_last_seq(self->engine) <= store_committed_seq(self->store);
+    *seq = cd_engine_last_seq(self->engine);
+    char *text = wire_json_snapshot((uint64_t)*seq, self->engine, server_now_ms());
+    http__frame_t *f = s_frame_new(text, strlen(text));
+    free(text);
+    return f;
 }
 
-char *http__snapshot(const server_t *self)
+static void s_unhold(http__session_t *s)
 {
-    return wire_json_snapshot((uint64_t)store_committed_seq(self->store), self->engine,
-                              server_now_ms());
+    if (s->held && --s->held->refs == 0)
+        free(s->held);
+    s->held = NULL;
+}
+
+/* The JSON inside a frame (after its WebSocket header). */
+static const char *s_frame_text(const http__frame_t *f, size_t *len)
+{
+    size_t hl = (f->data[1] & 0x7f) < 126 ? 2 : (f->data[1] & 0x7f) == 126 ? 4 : 10;
+    *len = f->len - hl;
+    return (const char *)f->data + hl;
+}
+
+/* Hands s its held snapshot: queued first on a WebSocket, or as the answer to /api/snapshot. */
+static void s_release(http_t *h, http__session_t *s)
+{
+    http__frame_t *f = s->held;
+    s->want_snapshot = false;
+    if (s->is_ws) {
+        /* Not counted against the byte limit, which would otherwise send a client whose
+         * snapshot alone is over it (a very large state) back for a new one at every change. */
+        s_queue_frame(s, f, false);
+        s->snap_seq = s->held_seq;
+        lws_callback_on_writable(s->wsi);
+    } else {
+        s_unlist(h, s);
+        size_t len;
+        const char *text = s_frame_text(f, &len);
+        char *body = cd_xmalloc(len + 1);
+        memcpy(body, text, len);
+        body[len] = '\0';
+        http__respond(s->wsi, s, 200, "application/json", body, len);
+    }
+    s_unhold(s);
+}
+
+/* Gives s a snapshot to hold if it has none (fresh: one rendering shared by the sessions of
+ * one pass, rendered on first need), and hands it over once its seq has committed. */
+static void s_serve(server_t *self, http__session_t *s, http__frame_t **fresh, int64_t *fresh_seq)
+{
+    /* Not while the store is down or reloading: the engine may still hold a lost batch's
+     * state.  The server's ready callback serves the sessions then. */
+    if (store_state(self->store) != STORE_READY)
+        return;
+    if (!s->held) {
+        if (!*fresh) {
+            *fresh = s_render(self, fresh_seq);
+            (*fresh)->refs++; /* the pass's own, dropped by s_pass_end */
+        }
+        s->held = *fresh;
+        s->held_seq = *fresh_seq;
+        (*fresh)->refs++;
+    }
+    if (s->held_seq <= store_committed_seq(self->store))
+        s_release(self->http, s);
+}
+
+static void s_pass_end(http__frame_t *fresh)
+{
+    if (fresh && --fresh->refs == 0)
+        free(fresh);
+}
+
+void http__want_snapshot(server_t *self, http__session_t *s)
+{
+    s->want_snapshot = true;
+    http__list(self->http, s);
+    http__frame_t *fresh = NULL;
+    int64_t seq = 0;
+    s_serve(self, s, &fresh, &seq);
+    s_pass_end(fresh);
 }
 
 /* An /api/reports request waiting for PostgreSQL.  The session may close first: it then
@@ -201,6 +271,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             s->body = NULL;
             free(s->set_cookie);
             s->set_cookie = NULL;
+            s_unhold(s);
         }
         if (s)
             http__forget_report(s);
@@ -217,16 +288,8 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             return -1;
         s->wsi = wsi;
         s->is_ws = true;
-        s->want_snapshot = true;
-        http__list(h, s);
         h->ws_clients++;
-        if (http__state_committed(self)) {
-            char *text = http__snapshot(self);
-            s_queue_snapshot(s, text, strlen(text));
-            free(text);
-            s->want_snapshot = false;
-            lws_callback_on_writable(wsi);
-        }
+        http__want_snapshot(self, s);
         return 0;
     }
 
@@ -249,6 +312,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
                 h->ws_clients--;
             }
             s_drop_queue(s);
+            s_unhold(s);
         }
         return 0;
 
@@ -266,15 +330,14 @@ static const struct lws_protocols s_protocols[] = {
 
 void http_broadcast(server_t *self, const char *json, int64_t seq)
 {
-    (void)seq;
     http_t *h = self->http;
     if (!h)
         return;
     http__frame_t *f = s_frame_new(json, strlen(json));
     f->refs++; /* ours, while the loop runs */
     for (http__session_t *s = h->sessions; s; s = s->next) {
-        if (!s->is_ws || s->want_snapshot)
-            continue; /* its snapshot, still to come, will include this */
+        if (!s->is_ws || s->want_snapshot || seq <= s->snap_seq)
+            continue; /* its snapshot (still to come, or sent) includes this */
         if (s->queued >= WS_QUEUE_MAX || s->queued_bytes >= WS_QUEUE_MAX_BYTES) {
             /* Too far behind: start it over from a snapshot rather than queue without end. */
             s_drop_queue(s);
@@ -296,26 +359,28 @@ void http_broadcast(server_t *self, const char *json, int64_t seq)
 void http_on_committed(server_t *self)
 {
     http_t *h = self->http;
-    if (!h || !http__state_committed(self))
+    if (!h)
         return;
-    char *snapshot = NULL;
+    http__frame_t *fresh = NULL;
+    int64_t seq = 0;
     for (http__session_t *s = h->sessions, *next; s; s = next) {
-        next = s->next;
-        if (!s->want_snapshot)
-            continue;
-        if (!snapshot)
-            snapshot = http__snapshot(self);
-        s->want_snapshot = false;
-        if (s->is_ws) {
-            s_queue_snapshot(s, snapshot, strlen(snapshot));
-            lws_callback_on_writable(s->wsi);
-        } else {
-            s_unlist(h, s);
-            http__respond(s->wsi, s, 200, "application/json", cd_strdup(snapshot),
-                          strlen(snapshot));
-        }
+        next = s->next; /* s_release unlists an HTTP session */
+        if (s->want_snapshot)
+            s_serve(self, s, &fresh, &seq);
     }
-    free(snapshot);
+    s_pass_end(fresh);
+}
+
+void http_on_lost(server_t *self)
+{
+    http_t *h = self->http;
+    if (!h)
+        return;
+    /* What the held snapshots show beyond the committed seq will not be: render them again
+     * once the server has reloaded (http_on_committed from its ready callback). */
+    for (http__session_t *s = h->sessions; s; s = s->next)
+        if (s->held && s->held_seq > store_committed_seq(self->store))
+            s_unhold(s);
 }
 
 void http_finish(void)

@@ -258,13 +258,8 @@ int http__route(struct lws *wsi, http__session_t *s, const char *uri)
         if (store_state(self->store) != STORE_READY)
             return http__text(wsi, s, 503, "application/json",
                               "{\"error\":\"the database is unavailable\"}\n");
-        if (!http__state_committed(self)) { /* wait for the batch in flight */
-            s->want_snapshot = true;
-            http__list(self->http, s);
-            return 0;
-        }
-        char *text = http__snapshot(self);
-        return http__respond(wsi, s, 200, "application/json", text, strlen(text));
+        http__want_snapshot(self, s); /* answered when what it shows has committed */
+        return 0;
     }
     if (strncmp(uri, "/api/reports/", 13) == 0)
         return s_api_report(wsi, s, uri + 13, &query);

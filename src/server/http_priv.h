@@ -38,7 +38,10 @@ typedef struct http__session {
     struct lws *wsi;
     http__report_wait_t *report; /* a report this request waits for */
     bool is_ws;
-    bool want_snapshot; /* send a snapshot when the state is committed */
+    bool want_snapshot;       /* a snapshot is due: held until its seq commits */
+    struct http__frame *held; /* that snapshot, rendered (a reference); NULL: not yet */
+    int64_t held_seq;         /* the last event it shows */
+    int64_t snap_seq;         /* WebSocket: the seq of the snapshot it was sent last */
     /* HTTP: the response body, sent from the writeable callback. */
     char *body;
     size_t body_len;
@@ -62,8 +65,9 @@ extern server_t *http__server;
 
 /* http.c */
 void http__list(http_t *h, http__session_t *s); /* waits for a commit, or is a live client */
-bool http__state_committed(const server_t *self);
-char *http__snapshot(const server_t *self); /* malloc'd JSON */
+/* s wants a snapshot: rendered now from the engine and handed over (queued, or answered)
+ * once everything it shows has committed — at once when nothing is in flight. */
+void http__want_snapshot(server_t *self, http__session_t *s);
 
 /* http_api.c */
 int http__route(struct lws *wsi, http__session_t *s, const char *uri); /* LWS_CALLBACK_HTTP */

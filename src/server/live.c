@@ -17,8 +17,10 @@
 #include "server_priv.h"
 
 #define STREAM_HWM 10000
-#define STREAM_SUBSCRIPTION_MAX                                                                    \
-    256 /* bytes: a flag and a topic prefix ("call.C-42", "unit.MH-01") */
+/* Bytes in one frame from a subscriber: a subscription is a flag and a topic prefix
+ * ("call.C-42", "unit.MH-01"), but the limit applies to the CURVE handshake's commands too (its
+ * INITIATE is about 300 bytes). */
+#define STREAM_SUBSCRIPTION_MAX 1024
 
 typedef struct live_msg {
     int64_t seq;

@@ -156,6 +156,7 @@ static void s_on_ready(void *arg)
     }
     self->armed_for = INT64_MIN; /* force */
     s_arm_deadline(self);
+    http_on_committed(self); /* boards and /api/snapshot waiting through an outage */
 }
 
 static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
@@ -165,8 +166,8 @@ static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
     security_on_committed(self, events);
     outbox_release(self->outbox, seq);
     units_on_committed(self, seq);
+    http_on_committed(self); /* snapshots first: the changes after them queue behind */
     live_on_committed(self, seq);
-    http_on_committed(self);
 }
 
 static void s_on_flush(void *arg, const cd_event_log_t *events)
@@ -182,6 +183,7 @@ static void s_on_lost(void *arg, int64_t committed, const char *why)
     server_t *self = arg;
     metrics_forget_flushed(self);
     live_on_lost(self);
+    http_on_lost(self);
     units_on_lost(self);
     if (outbox_len(self->outbox) == 0)
         return;

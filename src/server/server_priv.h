@@ -126,7 +126,11 @@ void http_close(server_t *self);
 /* Once the loop has stopped: finishes tearing libwebsockets down. */
 void http_finish(void);
 void http_broadcast(server_t *self, const char *json, int64_t seq);
+/* Hands out the snapshots whose state has committed (call before the changes are broadcast,
+ * so that a board gets its snapshot first); also after a reload. */
 void http_on_committed(server_t *self);
+/* A batch was lost: snapshots showing its state are rendered again after the reload. */
+void http_on_lost(server_t *self);
 size_t http_ws_clients(const server_t *self);
 /* The longest WebSocket queue (messages), all queued bytes, and how many times a client was
  * too far behind and started over from a snapshot. */
