@@ -13,8 +13,8 @@
  *  Durable before visible: a snapshot is rendered when asked for, from the engine as it is,
  *  labelled with the last event applied, and handed over only once that event has committed
  *  (at once when nothing is in flight).  Rendering it only when the engine held nothing
- *  uncommitted made boards wait for a quiet moment, which a busy hour with two batches always
- *  in flight never has.
+ *  uncommitted made boards wait for a quiet moment, which nothing guarantees while batches
+ *  follow each other into PostgreSQL.
  *
  *  This file: sessions, WebSocket queues, the libwebsockets callback and the server's side;
  *  http_api.c answers the HTTP requests (routing, token, responses, reports API).
