@@ -376,11 +376,11 @@ void http_on_lost(server_t *self)
     http_t *h = self->http;
     if (!h)
         return;
-    /* What the held snapshots show beyond the committed seq will not be: render them again
-     * once the server has reloaded (http_on_committed from its ready callback). */
+    /* A held snapshot shows more than is committed (one that did not was handed over at the
+     * commit), and that will not be: render them again once the server has reloaded
+     * (http_on_committed from its ready callback). */
     for (http__session_t *s = h->sessions; s; s = s->next)
-        if (s->held && s->held_seq > store_committed_seq(self->store))
-            s_unhold(s);
+        s_unhold(s);
 }
 
 void http_finish(void)

@@ -28,15 +28,13 @@ typedef struct live_msg {
     uint8_t *pb;
     size_t pb_len;
     char *json;
-    bool stats; /* the "stats" message, not a change: not counted as published */
 } live_msg_t;
 
 struct live {
     zsock_t *pub;
     live_msg_t *pending;
     size_t n, cap;
-    long subscriptions; /* live topic subscriptions on the stream */
-    unsigned long published;
+    long subscriptions;     /* live topic subscriptions on the stream */
     uint64_t last_stats_ms; /* loop time of the last "stats" message */
 };
 
@@ -189,7 +187,7 @@ void live_on_flush(server_t *self, const cd_event_log_t *events)
     if (events->len && loop_now - l->last_stats_ms >= 1000 &&
         events->items[events->len - 1].seq == cd_engine_last_seq(self->engine)) {
         l->last_stats_ms = loop_now;
-        live_msg_t m = {.seq = events->items[events->len - 1].seq, .stats = true};
+        live_msg_t m = {.seq = events->items[events->len - 1].seq};
         cd_copy(m.topic, sizeof m.topic, "stats");
         m.pb = wire_pack_stats((uint64_t)m.seq, self->engine, now, &m.pb_len);
         s_queue(l, &m);
@@ -220,8 +218,6 @@ void live_on_committed(server_t *self, int64_t seq)
         s_send(l, m->topic, m->seq, m->pb, m->pb_len);
         if (m->json)
             http_broadcast(self, m->json, m->seq);
-        if (!m->stats)
-            l->published++;
         s_free_msg(m);
     }
     if (done) {

@@ -213,7 +213,7 @@ static void s_connect_to(pgc_t *self, const pgc_hosts_t *hosts)
                           "tcp_user_timeout",
                           "options",
                           "dbname",
-                          hosts ? "host" : NULL,
+                          hosts ? "host" : NULL, /* NULL: the list ends here */
                           "hostaddr",
                           "port",
                           NULL};

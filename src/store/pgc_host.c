@@ -211,18 +211,22 @@ int pgc_host_resolve(uv_loop_t *loop, const char *conninfo, pgc_resolved_fn *fn,
     pgc_resolver_t *self = cd_xcalloc(1, sizeof *self);
     const char *host = s_option(opts, "host", "PGHOST");
     const char *port = s_option(opts, "port", "PGPORT");
-    bool wanted = !s_option(opts, "hostaddr", "PGHOSTADDR") && host &&
-                  (self->n_hosts = s_split(host, self->hosts, PGC_HOST_MAX)) > 0 &&
-                  (!port || (self->n_ports = s_split(port, self->ports, PGC_HOST_MAX)) > 0);
-    if (self->n_hosts < 0)
-        self->n_hosts = 0;
-    if (self->n_ports < 0)
-        self->n_ports = 0;
+    bool usable = false; /* lists this code reads; anything else is left to libpq */
+    if (host && !s_option(opts, "hostaddr", "PGHOSTADDR")) {
+        int n = s_split(host, self->hosts, PGC_HOST_MAX);
+        self->n_hosts = n > 0 ? n : 0;
+        usable = n > 0;
+    }
+    if (usable && port) {
+        int n = s_split(port, self->ports, PGC_HOST_MAX);
+        self->n_ports = n > 0 ? n : 0;
+        usable = n > 0;
+    }
     PQconninfoFree(opts);
     /* Several ports must match the hosts one for one; libpq says so before any lookup. */
-    wanted = wanted && (self->n_ports <= 1 || self->n_ports == self->n_hosts);
+    usable = usable && (self->n_ports <= 1 || self->n_ports == self->n_hosts);
     bool dns = false;
-    for (int i = 0; wanted && i < self->n_hosts; i++)
+    for (int i = 0; usable && i < self->n_hosts; i++)
         dns = dns || s_needs_dns(self->hosts[i]);
     if (!dns) {
         s_free(self);

@@ -142,23 +142,9 @@ START_TEST(concurrent_clients_all_acknowledged)
     /* Every client sends all its requests without waiting (pipelined). */
     for (int c = 0; c < CLIENTS; c++)
         for (int i = 0; i < EACH; i++) {
-            Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
-            Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
             char rid[32];
             snprintf(rid, sizeof rid, "cc-%d-%d", c, i);
-            m.type = "other";
-            m.has_priority = m.has_lat = m.has_lon = true;
-            m.priority = 4;
-            m.lat = 34;
-            m.lon = -118;
-            req.has_version = true;
-            req.version = 1;
-            req.request_id = rid;
-            req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
-            req.create_call = &m;
-            uint8_t buf[256];
-            size_t len = codispatch__v1__envelope__pack(&req, buf);
-            ck_assert_int_ge(zmq_send(socks[c], buf, len, 0), 0);
+            ck_assert(harness_send_create(socks[c], rid, "other", 4));
         }
     int got = 0;
     for (int c = 0; c < CLIENTS; c++)

@@ -236,23 +236,9 @@ static atomic_long s_load_replies;
 /* One CreateCall with a fresh request id on sock. */
 static void s_load_send(void *sock, long *sent)
 {
-    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
-    Codispatch__V1__CreateCall cc = CODISPATCH__V1__CREATE_CALL__INIT;
     char rid[48];
     snprintf(rid, sizeof rid, "snapload-%ld", (*sent)++);
-    cc.type = "other";
-    cc.has_priority = cc.has_lat = cc.has_lon = true;
-    cc.priority = 4;
-    cc.lat = 34;
-    cc.lon = -118;
-    env.has_version = true;
-    env.version = 1;
-    env.request_id = rid;
-    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
-    env.create_call = &cc;
-    uint8_t buf[256];
-    size_t len = codispatch__v1__envelope__pack(&env, buf);
-    zmq_send(sock, buf, len, 0);
+    harness_send_create(sock, rid, "other", 4);
 }
 
 /* 16 consoles in a closed loop of CreateCalls, so that a batch is nearly always in flight. */

@@ -63,26 +63,6 @@ static void *s_dealer(void **ctx_p)
     return s;
 }
 
-/* Sends a CreateCall with request id rid on s; true when the whole frame was sent. */
-static bool s_send_create(void *s, const char *rid, const char *type, int priority)
-{
-    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
-    Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
-    m.type = (char *)type;
-    m.has_priority = m.has_lat = m.has_lon = true;
-    m.priority = priority;
-    m.lat = 34;
-    m.lon = -118;
-    req.has_version = true;
-    req.version = 1;
-    req.request_id = (char *)rid;
-    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
-    req.create_call = &m;
-    uint8_t buf[256];
-    size_t len = codispatch__v1__envelope__pack(&req, buf);
-    return zmq_send(s, buf, len, 0) == (int)len;
-}
-
 /* The next reply on s within timeout_ms (the test fails if none comes or it does not decode). */
 static Codispatch__V1__Envelope *s_next_reply(void *s, int timeout_ms)
 {
@@ -142,7 +122,7 @@ START_TEST(batch_lost_mid_flight_is_exactly_once_on_retry)
     for (int i = 0; i < N; i++) {
         char rid[32];
         snprintf(rid, sizeof rid, "mid-%d", i);
-        s_send_create(s, rid, "substance", 2);
+        harness_send_create(s, rid, "substance", 2);
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -195,7 +175,7 @@ START_TEST(refused_batch_takes_the_one_behind_it_along)
     void *ctx, *s = s_dealer(&ctx);
     const char *rids[2] = {"poison-1", "behind-1"};
     for (int i = 0; i < 2; i++) {
-        ck_assert(s_send_create(s, rids[i], "welfare_check", 3));
+        ck_assert(harness_send_create(s, rids[i], "welfare_check", 3));
         harness_sleep_ms(100); /* the first batch is in PostgreSQL's hands by now */
     }
     for (int i = 0; i < 2; i++) {
@@ -227,17 +207,6 @@ START_TEST(refused_batch_takes_the_one_behind_it_along)
 }
 END_TEST
 
-/* Sends env (version 1, request id rid) on s. */
-static void s_send_env(void *s, Codispatch__V1__Envelope *env, const char *rid)
-{
-    env->has_version = true;
-    env->version = 1;
-    env->request_id = (char *)rid;
-    uint8_t buf[512];
-    size_t len = codispatch__v1__envelope__pack(env, buf);
-    ck_assert_int_eq(zmq_send(s, buf, len, 0), (int)len);
-}
-
 /* A list of open calls asked for while a cancel is in PostgreSQL's hands must not leave the
  * call out before that cancel is durable: when the cancel's batch is refused, the list is
  * refused with it (UNAVAILABLE), and afterwards the call is listed again. */
@@ -262,7 +231,7 @@ START_TEST(a_list_does_not_show_a_cancel_that_never_committed)
     cm.reason = "test";
     cancel.body_case = CODISPATCH__V1__ENVELOPE__BODY_CANCEL_CALL;
     cancel.cancel_call = &cm;
-    s_send_env(s, &cancel, "lc-cancel");
+    ck_assert(harness_send_env(s, &cancel, "lc-cancel"));
     harness_sleep_ms(100); /* the cancel's batch is in PostgreSQL's hands by now */
     Codispatch__V1__Envelope list = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__ListCalls lm = CODISPATCH__V1__LIST_CALLS__INIT;
@@ -271,7 +240,7 @@ START_TEST(a_list_does_not_show_a_cancel_that_never_committed)
     lm.limit = 1000;
     list.body_case = CODISPATCH__V1__ENVELOPE__BODY_LIST_CALLS;
     list.list_calls = &lm;
-    s_send_env(s, &list, "lc-list");
+    ck_assert(harness_send_env(s, &list, "lc-list"));
     for (int i = 0; i < 2; i++) {
         r = s_next_reply(s, 10000);
         ck_assert_msg(harness_error_code(r) == CODISPATCH__V1__CODE__UNAVAILABLE,
@@ -323,9 +292,9 @@ START_TEST(stats_never_count_a_refused_batch)
     zmq_connect(sub, harness_stream(h));
     harness_sleep_ms(1200); /* the subscription arrives; a second passes since the last stats */
     void *ctx, *s = s_dealer(&ctx);
-    ck_assert(s_send_create(s, "st-slow", "welfare_check", 3));
+    ck_assert(harness_send_create(s, "st-slow", "welfare_check", 3));
     harness_sleep_ms(100); /* the slow batch is in PostgreSQL's hands by now */
-    ck_assert(s_send_create(s, "st-poison", "welfare_check", 3));
+    ck_assert(harness_send_create(s, "st-poison", "welfare_check", 3));
     for (int i = 0; i < 2; i++) {
         Codispatch__V1__Envelope *r = s_next_reply(s, 10000);
         bool slow = strcmp(r->request_id, "st-slow") == 0;

@@ -384,14 +384,9 @@ static void s_tablets_child(int n, int ready)
         Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
         Codispatch__V1__Hello m = CODISPATCH__V1__HELLO__INIT;
         m.unit_id = unit;
-        env.has_version = true;
-        env.version = 1;
-        env.request_id = rid;
         env.body_case = CODISPATCH__V1__ENVELOPE__BODY_HELLO;
         env.hello = &m;
-        uint8_t buf[256];
-        size_t len = codispatch__v1__envelope__pack(&env, buf);
-        zmq_send(s, buf, len, 0);
+        harness_send_env(s, &env, rid);
         zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
         if (zmq_poll(&it, 1, 10000) != 1)
             _exit(2);

@@ -769,14 +769,9 @@ static void s_send_raw(void *sock, const char *rid, const char *kind)
     m.kind = (char *)kind;
     m.from = DAY;
     m.to = DAY;
-    req.has_version = true;
-    req.version = 1;
-    req.request_id = (char *)rid;
     req.body_case = CODISPATCH__V1__ENVELOPE__BODY_REPORT;
     req.report = &m;
-    uint8_t buf[256];
-    size_t len = codispatch__v1__envelope__pack(&req, buf);
-    ck_assert_int_ge(zmq_send(sock, buf, len, 0), 0);
+    ck_assert(harness_send_env(sock, &req, rid));
 }
 
 static Codispatch__V1__Envelope *s_recv_raw(void *sock, int timeout_ms)

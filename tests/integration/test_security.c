@@ -326,6 +326,18 @@ static Codispatch__V1__Envelope *s_unit_req(void *sock, Codispatch__V1__Envelope
     }
 }
 
+/* The tablet on sock says its unit is out of service, under request id rid. */
+static Codispatch__V1__Envelope *s_out_of_service(void *sock, const char *rid)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__StatusUpdate su = CODISPATCH__V1__STATUS_UPDATE__INIT;
+    su.has_status = true;
+    su.status = CODISPATCH__V1__UNIT_STATUS__UNIT_OUT_OF_SERVICE;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE;
+    env.status_update = &su;
+    return s_unit_req(sock, &env, rid);
+}
+
 START_TEST(a_unit_key_speaks_for_its_own_unit_only)
 {
     cdc_keys_t k;
@@ -351,13 +363,7 @@ START_TEST(a_unit_key_speaks_for_its_own_unit_only)
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_WELCOME);
     codispatch__v1__envelope__free_unpacked(r, NULL);
     /* Its own status: allowed, and recorded under its key. */
-    Codispatch__V1__StatusUpdate su = CODISPATCH__V1__STATUS_UPDATE__INIT;
-    su.has_status = true;
-    su.status = CODISPATCH__V1__UNIT_STATUS__UNIT_OUT_OF_SERVICE;
-    codispatch__v1__envelope__init(&env);
-    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE;
-    env.status_update = &su;
-    r = s_unit_req(sock, &env, "u-status-1");
+    r = s_out_of_service(sock, "u-status-1");
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_UNIT);
     ck_assert_str_eq(r->unit->unit_id, "SU1");
     codispatch__v1__envelope__free_unpacked(r, NULL);
@@ -787,14 +793,8 @@ START_TEST(a_retry_from_the_longest_unit_key_gets_its_reply)
     r = s_unit_req(sock, &env, "long-hello");
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_WELCOME);
     codispatch__v1__envelope__free_unpacked(r, NULL);
-    Codispatch__V1__StatusUpdate su = CODISPATCH__V1__STATUS_UPDATE__INIT;
-    su.has_status = true;
-    su.status = CODISPATCH__V1__UNIT_STATUS__UNIT_OUT_OF_SERVICE;
     for (int attempt = 0; attempt < 2; attempt++) { /* the command, then its retry */
-        codispatch__v1__envelope__init(&env);
-        env.body_case = CODISPATCH__V1__ENVELOPE__BODY_STATUS_UPDATE;
-        env.status_update = &su;
-        r = s_unit_req(sock, &env, "long-status-1");
+        r = s_out_of_service(sock, "long-status-1");
         ck_assert_ptr_nonnull(r);
         ck_assert_msg(r->body_case == CODISPATCH__V1__ENVELOPE__BODY_UNIT, "attempt %d: %s",
                       attempt,

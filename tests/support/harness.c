@@ -581,6 +581,33 @@ void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens
     return out;
 }
 
+bool harness_send_env(void *sock, Codispatch__V1__Envelope *env, const char *rid)
+{
+    env->has_version = true;
+    env->version = 1;
+    env->request_id = (char *)rid;
+    size_t len = codispatch__v1__envelope__get_packed_size(env);
+    uint8_t *buf = malloc(len ? len : 1);
+    codispatch__v1__envelope__pack(env, buf);
+    bool sent = zmq_send(sock, buf, len, 0) == (int)len;
+    free(buf);
+    return sent;
+}
+
+bool harness_send_create(void *sock, const char *rid, const char *type, int priority)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall m = CODISPATCH__V1__CREATE_CALL__INIT;
+    m.type = (char *)type;
+    m.has_priority = m.has_lat = m.has_lon = true;
+    m.priority = priority;
+    m.lat = 34;
+    m.lon = -118;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+    env.create_call = &m;
+    return harness_send_env(sock, &env, rid);
+}
+
 Codispatch__V1__Envelope *harness_recv_reply(void *sock, int timeout_ms)
 {
     zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};

@@ -119,6 +119,12 @@ void harness_dispatch(harness_t *self, const char *call_id, const char *unit_id)
 void *harness_raw(harness_t *self, const void *const *frames, const size_t *lens, size_t n,
                   size_t *len, int timeout_ms);
 
+/* Sends env on a socket of the test's own (DEALER) as it is, but with version 1 and request id
+ * rid; true when the whole frame was sent.  No reply is read. */
+bool harness_send_env(void *sock, Codispatch__V1__Envelope *env, const char *rid);
+/* The same for a CreateCall of this type and priority at 34, -118. */
+bool harness_send_create(void *sock, const char *rid, const char *type, int priority);
+
 /* The next reply envelope on a socket of the test's own (DEALER or REQ), waiting at most
  * timeout_ms; NULL when none came or it does not decode.  Free with cdc_envelope_free. */
 Codispatch__V1__Envelope *harness_recv_reply(void *sock, int timeout_ms);
