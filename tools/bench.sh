@@ -6,8 +6,9 @@
 #   1. the floor: a ZeroMQ round trip (`bench rtt`) and pgbench with a one-row INSERT into a
 #      table shaped like `events` (1 and 16 clients, BENCH_PGBENCH_S seconds each), each
 #      right before the intake figure it is compared with;
-#   2. `bench stream` (1000 subscribers, 1000 changes/s) first, on a fresh server; then
-#      `bench intake` at 1, 64 and 16 clients; `bench lifecycle`;
+#   2. `bench stream` (1000 subscribers, 1000 changes/s) first, on a fresh server, then again
+#      with the bench's subscribers on libzmq; `bench intake` at 1, 64 (and 64 on libzmq)
+#      and 16 clients; `bench lifecycle`;
 #   3. restart: a second cluster loaded with 100,000 open calls and 2,000 units (SQL bulk
 #      insert), the server restarted, time until /readyz answers 200, and its RSS;
 #   4. `sim offline` over a generated Los Angeles-scale day (3,000 calls, 200 units).
@@ -37,8 +38,8 @@ RESTART_CALLS=${BENCH_RESTART_CALLS:-100000}
 RESTART_UNITS=${BENCH_RESTART_UNITS:-2000}
 STEPS=" ${BENCH_STEPS:-floor load restart sim} "
 s_step() { [[ "$STEPS" == *" $1 "* ]]; }
-rtt=null pg1=null pg16=null in1=null in16=null in64=null life=null stream=null restart=null
-sim=null sim_wall=null
+rtt=null pg1=null pg16=null in1=null in16=null in64=null in64_libzmq=null life=null stream=null
+stream_libzmq=null restart=null sim=null sim_wall=null
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     echo "bench: building Release into build-release/" >&2
@@ -183,6 +184,11 @@ if s_step load; then
     echo "bench: stream, $STREAM_SUBS subscribers at $STREAM_RATE changes/s" >&2
     stream=$(bench stream --subscribers "$STREAM_SUBS" --rate "$STREAM_RATE" \
         --seconds "$STREAM_S")
+    # The same with libzmq SUB sockets in the bench process (the server does the same work):
+    # what the bench's own share of the two cores costs the figure.
+    echo "bench: stream again, the ZeroMQ subscribers on libzmq" >&2
+    stream_libzmq=$(bench stream --subscribers "$STREAM_SUBS" --rate "$STREAM_RATE" \
+        --seconds "$STREAM_S" --libzmq)
 fi
 # Each floor figure is taken right before the intake figure it is compared with, so that a
 # machine whose disk or CPU gets busier in between skews the ratio as little as possible.
@@ -202,6 +208,8 @@ fi
 if s_step load; then
 echo "bench: intake, 64 clients" >&2
 in64=$(bench intake --clients 64 --calls "$INTAKE_64")
+echo "bench: intake, 64 clients on libzmq" >&2
+in64_libzmq=$(bench intake --clients 64 --calls "$INTAKE_64" --libzmq)
 echo "bench: intake, 16 clients" >&2
 in16=$(bench intake --clients 16 --calls "$INTAKE_16")
 echo "bench: lifecycle" >&2
@@ -268,13 +276,14 @@ machine=$(jq -n --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuin
 jq -n --argjson rtt "$rtt" --argjson pg1 "$pg1" --argjson pg16 "$pg16" \
     --argjson fsync_us "${fsync_us:-null}" \
     --argjson in1 "$in1" --argjson in16 "$in16" --argjson in64 "$in64" \
+    --argjson in64_libzmq "$in64_libzmq" --argjson stream_libzmq "$stream_libzmq" \
     --argjson life "$life" --argjson stream "$stream" --argjson restart "$restart" \
     --argjson sim "$sim" --argjson sim_wall "$sim_wall" --argjson machine "$machine" \
     --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
     {date: $date, machine: $machine,
      zmq_rtt: $rtt, fdatasync_us: $fsync_us, pgbench_1: $pg1, pgbench_16: $pg16,
-     intake_1: $in1, intake_16: $in16, intake_64: $in64,
-     lifecycle: $life, stream: $stream, restart: $restart,
+     intake_1: $in1, intake_16: $in16, intake_64: $in64, intake_64_libzmq: $in64_libzmq,
+     lifecycle: $life, stream: $stream, stream_libzmq: $stream_libzmq, restart: $restart,
      sim_offline: (if $sim then $sim + {measured_wall_s: $sim_wall} else null end),
      floor_ms: (if $pg1 and $rtt then $pg1.latency_ms + $rtt.p50_ms else null end),
      intake64_vs_pgbench16:
@@ -297,14 +306,16 @@ jq -r '
   "| intake 1 client: calls/s, p50 / p99 / p99.9 | \(r(.intake_1.throughput_per_s)), \(r(.intake_1.p50_ms)) / \(r(.intake_1.p99_ms)) / \(r(.intake_1.p999_ms)) ms | p50 ≤ 2× floor, p99 ≤ 3 ms | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2 and .intake_1.p99_ms <= 3)) |",
   "| intake 16 clients: calls/s, p50 / p99 | \(r(.intake_16.throughput_per_s)), \(r(.intake_16.p50_ms)) / \(r(.intake_16.p99_ms)) ms | | |",
   "| intake 64 clients: calls/s, p50 / p99 | \(r(.intake_64.throughput_per_s)), \(r(.intake_64.p50_ms)) / \(r(.intake_64.p99_ms)) ms | p99 ≤ 15 ms | \(ok(.intake_64; .intake_64.p99_ms <= 15)) |",
+  "| intake 64 clients, the bench on libzmq DEALERs: calls/s, p50 / p99 | \(r(.intake_64_libzmq.throughput_per_s)), \(r(.intake_64_libzmq.p50_ms)) / \(r(.intake_64_libzmq.p99_ms)) ms | | |",
   "| `intake64_vs_pgbench16` | \(r(.intake64_vs_pgbench16)) | ≥ 2.0 | \(ok(.intake64_vs_pgbench16; .intake64_vs_pgbench16 >= 2)) |",
   "| `intake1_p50_vs_floor` | \(r(.intake1_p50_vs_floor)) | ≤ 2.0 | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2)) |",
   "| lifecycle (\(.lifecycle.clients) consoles, \(.lifecycle.units) tablets): calls/s, whole call p50 / p99 | \(r(.lifecycle.calls_per_s)), \(r(.lifecycle.total_p50_ms)) / \(r(.lifecycle.total_p99_ms)) ms | | |",
   "| lifecycle steps p50 / p99 (ms) | \([(.lifecycle.steps // {}) | to_entries[] | "\(.key) \(r(.value.p50_ms))/\(r(.value.p99_ms))"] | join(", ")) | | |",
   "| stream \(.stream.subscribers) subscribers (\(.stream.ws_subscribers) WebSocket) at \(.stream.rate)/s: gaps, missed | \(.stream.gaps), \(.stream.missed) of \(.stream.expected) | 0 gaps | \(ok(.stream; .stream.gaps == 0 and .stream.missed == 0)) |",
   "| stream lag p50 / p99 (event time to receipt) | \(r(.stream.lag_p50_ms)) / \(r(.stream.lag_p99_ms)) ms | p99 ≤ 50 ms | \(ok(.stream; .stream.lag_p99_ms <= 50)) |",
+  "| stream again, the bench on libzmq SUB sockets: gaps, missed; lag p50 / p99 | \(.stream_libzmq.gaps), \(.stream_libzmq.missed) of \(.stream_libzmq.expected); \(r(.stream_libzmq.lag_p50_ms)) / \(r(.stream_libzmq.lag_p99_ms)) ms | | |",
   "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
-  "| errors (intake 1 / 16 / 64, lifecycle, stream) | \(.intake_1.errors) / \(.intake_16.errors) / \(.intake_64.errors), \(.lifecycle.errors), \(.stream.errors) | 0 | \(ok(.intake_1; ([.intake_1.errors, .intake_16.errors, .intake_64.errors, .lifecycle.errors, .stream.errors] | add) == 0)) |",
+  "| errors (intake 1 / 16 / 64 / 64 on libzmq, lifecycle, stream / on libzmq) | \(.intake_1.errors) / \(.intake_16.errors) / \(.intake_64.errors) / \(.intake_64_libzmq.errors), \(.lifecycle.errors), \(.stream.errors) / \(.stream_libzmq.errors) | 0 | \(ok(.intake_1; ([.intake_1.errors, .intake_16.errors, .intake_64.errors, .intake_64_libzmq.errors, .lifecycle.errors, .stream.errors, .stream_libzmq.errors] | add) == 0)) |",
   "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
   "",
   "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql); load average at the end \(.machine.loadavg_at_end); \(.date)."

@@ -304,6 +304,12 @@ START_TEST(bench_tools_report_what_they_measured)
     ck_assert(s_num(o, "p999_ms") >= s_num(o, "p99_ms"));
     cJSON_Delete(o);
 
+    /* The same through libzmq's sockets instead of the bench's own ZMTP peer. */
+    o = s_bench("intake --clients 2 --calls 20 --libzmq", 0);
+    ck_assert_int_eq((int)s_num(o, "calls"), 20);
+    ck_assert_int_eq((int)s_num(o, "errors"), 0);
+    cJSON_Delete(o);
+
     o = s_bench("rtt --count 10", 0);
     ck_assert_int_eq((int)s_num(o, "calls"), 10);
     ck_assert_int_eq((int)s_num(o, "errors"), 0);
@@ -331,6 +337,13 @@ START_TEST(bench_tools_report_what_they_measured)
     ck_assert(s_num(o, "changes") > 0);
     ck_assert_int_eq((int)s_num(o, "delivered"), (int)s_num(o, "changes") * 3);
     ck_assert(s_num(o, "lag_p99_ms") >= s_num(o, "lag_p50_ms"));
+    cJSON_Delete(o);
+    o = s_bench("stream --subscribers 3 --ws 0 --rate 20 --seconds 1 --libzmq", 0);
+    ck_assert_int_eq((int)s_num(o, "zmq_subscribers"), 3);
+    ck_assert_int_eq((int)s_num(o, "gaps"), 0);
+    ck_assert_int_eq((int)s_num(o, "missed"), 0);
+    ck_assert(s_num(o, "changes") > 0);
+    ck_assert_int_eq((int)s_num(o, "delivered"), (int)s_num(o, "changes") * 3);
     cJSON_Delete(o);
 
     /* Usage errors exit 2 before any load. */

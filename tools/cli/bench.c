@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "bench_zmtp.h"
 
 static const char *const USAGE =
     "codispatch bench intake --clients C --calls N\n"
@@ -109,7 +110,7 @@ void *bench_dealer(void *ctx, const char *endpoint)
     return s;
 }
 
-int bench_send(void *sock, Codispatch__V1__Envelope *env)
+int bench_send(void *sock, bench_zmtp_t *zmtp, Codispatch__V1__Envelope *env)
 {
     env->has_version = true;
     env->version = CDC_PROTOCOL_VERSION;
@@ -119,7 +120,8 @@ int bench_send(void *sock, Codispatch__V1__Envelope *env)
     if (!buf)
         return -1;
     codispatch__v1__envelope__pack(env, buf);
-    int rc = zmq_send(sock, buf, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1;
+    int rc = zmtp ? bench_zmtp_send(zmtp, buf, len)
+                  : (zmq_send(sock, buf, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1);
     if (buf != stackbuf)
         free(buf);
     return rc;

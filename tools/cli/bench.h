@@ -41,8 +41,11 @@ void *bench_zmq_ctx(int max_sockets);
 /* A DEALER connected to endpoint, with linger 0.  NULL (having printed why) on failure. */
 void *bench_dealer(void *ctx, const char *endpoint);
 
-/* Packs env (version 1, request_id as given) and sends it as one frame.  0 or -1. */
-int bench_send(void *sock, Codispatch__V1__Envelope *env);
+typedef struct bench_zmtp bench_zmtp_t;
+
+/* Packs env (version 1, request_id as given) and sends it as one frame, on the libzmq socket
+ * sock or (when non-NULL) the ZMTP connection zmtp.  0 or -1. */
+int bench_send(void *sock, bench_zmtp_t *zmtp, Codispatch__V1__Envelope *env);
 /* Receives one envelope (the last frame of a message, skipping an empty delimiter); NULL when
  * nothing is there (non-blocking) or it does not decode. */
 Codispatch__V1__Envelope *bench_recv(void *sock);

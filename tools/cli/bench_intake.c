@@ -9,6 +9,10 @@
  *  `bench rtt [--count N]` is the same loop with one client sending StatusRequest, which the
  *  server answers from memory: a ZeroMQ round trip through the server's loop, the network
  *  half of the floor that intake latency is compared with.  Same JSON fields.
+ *
+ *  The clients speak ZMTP themselves (bench_zmtp.c: a send and a read on the connection, no
+ *  threads), or with --libzmq are libzmq DEALER sockets, whose I/O thread and mailbox hop cost
+ *  this process CPU that the server it measures shares on a small machine.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,12 +24,14 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "bench_zmtp.h"
 
-static const char *const USAGE = "codispatch bench intake --clients C --calls N";
-static const char *const RTT_USAGE = "codispatch bench rtt [--count N]";
+static const char *const USAGE = "codispatch bench intake --clients C --calls N [--libzmq]";
+static const char *const RTT_USAGE = "codispatch bench rtt [--count N] [--libzmq]";
 
 typedef struct s_client {
-    void *sock;
+    void *sock;         /* libzmq DEALER (--libzmq), or NULL */
+    bench_zmtp_t *zmtp; /* ZMTP DEALER, or NULL */
     char rid[33];
     double sent_ms;
     bool busy;
@@ -47,7 +53,7 @@ static int s_send_next(s_client_t *c, uint64_t n, bool rtt)
         env.create_call = &cc;
     }
     c->sent_ms = bench_mono_ms();
-    c->busy = bench_send(c->sock, &env) == 0;
+    c->busy = bench_send(c->sock, c->zmtp, &env) == 0;
     return c->busy ? 0 : -1;
 }
 
@@ -67,29 +73,69 @@ static void s_finished(s_client_t *c, s_tally_t *t, long *sent, long ncalls, boo
         t->errors++, t->done++;
 }
 
-/* Reads c's replies until ZeroMQ says none is left, sending the next request after each; a
+/* Where a run is, for the reply handlers. */
+typedef struct s_ctx {
+    s_client_t *c;
+    s_tally_t *t;
+    long *sent, ncalls;
+    bool rtt;
+    double now;
+} s_ctx_t;
+
+/* A reply reached x->c: counted when it answers the request outstanding, which makes room for
+ * the next one. */
+static void s_reply(s_ctx_t *x, Codispatch__V1__Envelope *r)
+{
+    s_client_t *c = x->c;
+    bool mine = c->busy && r->request_id && strcmp(r->request_id, c->rid) == 0;
+    if (mine) {
+        bench_lat_add(&x->t->lat, x->now - c->sent_ms);
+        if (r->body_case != x->t->want)
+            x->t->errors++;
+    } /* else: the late reply of a request that timed out */
+    cdc_envelope_free(r);
+    if (mine)
+        s_finished(c, x->t, x->sent, x->ncalls, x->rtt);
+}
+
+/* A ZMTP message: the envelope is its last frame (after an empty delimiter, if any). */
+static void s_on_zmtp_msg(void *arg, const bench_zmtp_frame_t *f, size_t n)
+{
+    if (n == 0)
+        return;
+    Codispatch__V1__Envelope *r =
+        codispatch__v1__envelope__unpack(NULL, f[n - 1].size, f[n - 1].data);
+    if (r)
+        s_reply(arg, r);
+}
+
+/* Reads c's replies until none is left, sending the next request after each.  With libzmq, a
  * send can take the edge of a reply that is already there, hence the check after it too. */
 static void s_serve(s_client_t *c, s_tally_t *t, long *sent, long ncalls, bool rtt, double now)
 {
+    s_ctx_t x = {.c = c, .t = t, .sent = sent, .ncalls = ncalls, .rtt = rtt, .now = now};
+    if (c->zmtp) {
+        if (bench_zmtp_read(c->zmtp, s_on_zmtp_msg, &x) < 0) {
+            fprintf(stderr, "bench: the server closed a client's connection\n");
+            bench_zmtp_destroy(&c->zmtp); /* and so leaves the epoll set */
+            if (c->busy)
+                t->errors++, t->done++;
+            c->busy = false;
+        }
+        return;
+    }
+    if (!c->sock)
+        return; /* its connection is gone */
     do {
         Codispatch__V1__Envelope *r;
-        while ((r = bench_recv(c->sock))) {
-            bool mine = c->busy && r->request_id && strcmp(r->request_id, c->rid) == 0;
-            if (mine) {
-                bench_lat_add(&t->lat, now - c->sent_ms);
-                if (r->body_case != t->want)
-                    t->errors++;
-            } /* else: the late reply of a request that timed out */
-            cdc_envelope_free(r);
-            if (mine)
-                s_finished(c, t, sent, ncalls, rtt);
-        }
+        while ((r = bench_recv(c->sock)))
+            s_reply(&x, r);
     } while (bench_readable(c->sock));
 }
 
 /* C clients, N requests in all: CreateCall, or (rtt) StatusRequest, which the server
  * answers from memory: the ZeroMQ round trip through its loop without PostgreSQL. */
-static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt)
+static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt, bool libzmq)
 {
     const char *what = rtt ? "bench rtt" : "bench intake";
     Codispatch__V1__Envelope__BodyCase want =
@@ -103,8 +149,15 @@ static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt)
     s_client_t *cl = calloc((size_t)nclients, sizeof *cl);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     for (long i = 0; i < nclients; i++) {
-        if (!(cl[i].sock = bench_dealer(ctx, cli->server)) ||
-            bench_watch(ep, cl[i].sock, -1, &cl[i]) != 0) {
+        char err[256];
+        if (!libzmq &&
+            !(cl[i].zmtp = bench_zmtp_connect(cli->server, "DEALER", 5000, err, sizeof err))) {
+            fprintf(stderr, "codispatch: %s\n", err);
+            rc = CLI_UNREACHABLE;
+            goto done;
+        }
+        if ((libzmq && !(cl[i].sock = bench_dealer(ctx, cli->server))) ||
+            bench_watch(ep, cl[i].sock, cl[i].zmtp ? bench_zmtp_fd(cl[i].zmtp) : -1, &cl[i]) != 0) {
             rc = CLI_USAGE;
             goto done;
         }
@@ -120,6 +173,13 @@ static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt)
     for (long i = 0; i < nclients; i++)
         s_serve(&cl[i], &t, &sent, ncalls, rtt, bench_mono_ms());
     while (t.done < ncalls) {
+        long live = 0;
+        for (long i = 0; i < nclients && !live; i++)
+            live += cl[i].busy;
+        if (!live) { /* every connection is gone (or no request could be sent) */
+            t.errors += ncalls - t.done;
+            break;
+        }
         struct epoll_event evs[256];
         int n = epoll_wait(ep, evs, 256, 100);
         if (n < 0 && errno != EINTR)
@@ -162,9 +222,11 @@ static int s_run(const cli_t *cli, long nclients, long ncalls, bool rtt)
     bench_lat_free(&t.lat);
     rc = t.errors ? CLI_REFUSED : CLI_OK;
 done:
-    for (long i = 0; i < nclients; i++)
+    for (long i = 0; i < nclients; i++) {
         if (cl[i].sock)
             zmq_close(cl[i].sock);
+        bench_zmtp_destroy(&cl[i].zmtp);
+    }
     free(cl);
     zmq_ctx_term(ctx);
     if (ep >= 0)
@@ -174,7 +236,7 @@ done:
 
 int bench_intake(const cli_t *cli, int argc, char **argv)
 {
-    cli_opt_t o[] = {CLI_OPT("clients"), CLI_OPT("calls")};
+    cli_opt_t o[] = {CLI_OPT("clients"), CLI_OPT("calls"), CLI_FLAG("libzmq")};
     size_t npos = 0;
     int rc = cli_parse(argc, argv, o, CLI_N(o), NULL, 0, &npos, USAGE);
     long nclients, ncalls;
@@ -182,17 +244,17 @@ int bench_intake(const cli_t *cli, int argc, char **argv)
         (rc = bench_long_opt(o, CLI_N(o), "clients", 1, 1, 4096, &nclients, USAGE)) != CLI_OK ||
         (rc = bench_long_opt(o, CLI_N(o), "calls", 1000, 1, 100000000, &ncalls, USAGE)) != CLI_OK)
         return rc;
-    return s_run(cli, nclients, ncalls, false);
+    return s_run(cli, nclients, ncalls, false, cli_flag(o, CLI_N(o), "libzmq"));
 }
 
 int bench_rtt(const cli_t *cli, int argc, char **argv)
 {
-    cli_opt_t o[] = {CLI_OPT("count")};
+    cli_opt_t o[] = {CLI_OPT("count"), CLI_FLAG("libzmq")};
     size_t npos = 0;
     int rc = cli_parse(argc, argv, o, CLI_N(o), NULL, 0, &npos, RTT_USAGE);
     long count;
     if (rc != CLI_OK || (rc = bench_long_opt(o, CLI_N(o), "count", 2000, 1, 100000000, &count,
                                              RTT_USAGE)) != CLI_OK)
         return rc;
-    return s_run(cli, 1, count, true);
+    return s_run(cli, 1, count, true, cli_flag(o, CLI_N(o), "libzmq"));
 }

@@ -138,7 +138,7 @@ static int s_console_send(s_console_t *c, Codispatch__V1__Envelope *env, int ste
     env->request_id = c->rid;
     c->step = step;
     c->sent_ms = now;
-    return bench_send(c->sock, env);
+    return bench_send(c->sock, NULL, env);
 }
 
 static s_unit_t *s_pick_unit(s_run_t *r, s_console_t *c, long k)

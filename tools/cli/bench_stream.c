@@ -1,7 +1,10 @@
 /*  bench_stream.c — `codispatch bench stream --subscribers S --rate R --seconds T [--ws N]`.
  *
- *  S subscribers follow every topic of the live stream: S - N ZeroMQ SUB sockets and N
- *  WebSocket clients of /ws (default N = S / 10).  Meanwhile CreateCall requests are sent at
+ *  S subscribers follow every topic of the live stream: S - N ZeroMQ subscribers and N
+ *  WebSocket clients of /ws (default N = S / 10).  The ZeroMQ subscribers speak ZMTP
+ *  themselves (bench_zmtp.c: one read per ready connection, no threads), or with --libzmq are
+ *  libzmq SUB sockets, whose per-socket work in this process competes with the server for the
+ *  machine's cores.  Meanwhile CreateCall requests are sent at
  *  R per second (open loop, on four DEALER sockets): each commits one event, so R changes a
  *  second.  Every subscriber checks that seqs arrive one by one; a jump (or, on /ws, a fresh
  *  snapshot sent because the client fell behind) is a gap, and what never arrived is missed.
@@ -23,9 +26,10 @@
 
 #include "bench.h"
 #include "bench_ws.h"
+#include "bench_zmtp.h"
 
 static const char *const USAGE =
-    "codispatch bench stream --subscribers S --rate R --seconds T [--ws N]\n"
+    "codispatch bench stream --subscribers S --rate R --seconds T [--ws N] [--libzmq]\n"
     "                        [--stream-endpoint EP] [--http HOST:PORT]";
 
 #define S_PRODUCERS 4
@@ -34,12 +38,13 @@ static const char *const USAGE =
 #define S_BIN_MS    0.05
 
 typedef struct s_sub {
-    void *sock;     /* ZeroMQ SUB, or NULL for a WebSocket client */
-    bench_ws_t *ws; /* /ws client */
-    uint64_t last;  /* highest seq seen */
-    bool warm;      /* saw a change during the warm-up */
-    bool snapshot;  /* /ws: the first snapshot arrived */
-    bool dead;      /* /ws: the connection ended */
+    void *sock;         /* libzmq SUB (--libzmq), or NULL */
+    bench_zmtp_t *zmtp; /* ZMTP subscriber, or NULL */
+    bench_ws_t *ws;     /* /ws client, or NULL */
+    uint64_t last;      /* highest seq seen */
+    bool warm;          /* saw a change during the warm-up */
+    bool snapshot;      /* /ws: the first snapshot arrived */
+    bool dead;          /* the connection ended (/ws, ZMTP) */
     struct s_run *run;
 } s_sub_t;
 
@@ -105,8 +110,33 @@ static void s_change(s_sub_t *s, uint64_t seq, int64_t at_ms)
     s_lag(r, seq, at_ms);
 }
 
-/* Drains a SUB socket; returns the number of messages read.  A message is three frames: the
- * topic, the seq as text and the StreamChange. */
+/* One stream message reached s: three frames, the topic, the seq as text and the
+ * StreamChange. */
+static void s_message(s_sub_t *s, const void *topic, size_t tn, const void *seqtext, size_t sn,
+                      const void *body, size_t bn)
+{
+    s_run_t *r = s->run;
+    if (tn == 5 && memcmp(topic, "stats", 5) == 0)
+        return; /* not an event: takes no part in the gap check */
+    char text[32];
+    if (sn >= sizeof text)
+        sn = 0;
+    memcpy(text, seqtext, sn);
+    text[sn] = '\0';
+    uint64_t seq = strtoull(text, NULL, 10);
+    /* Decoded once per change (for at_ms), not once per subscriber. */
+    unsigned slot = (unsigned)(seq & (S_RING - 1));
+    if (r->ring[slot].seq != seq) {
+        Codispatch__V1__StreamChange *m = codispatch__v1__stream_change__unpack(NULL, bn, body);
+        r->ring[slot].seq = seq;
+        r->ring[slot].at_ms = m ? m->at_ms : 0;
+        if (m)
+            codispatch__v1__stream_change__free_unpacked(m, NULL);
+    }
+    s_change(s, seq, r->ring[slot].at_ms);
+}
+
+/* Drains a libzmq SUB socket; returns the number of messages read. */
 static long s_read_sub(s_sub_t *s)
 {
     s_run_t *r = s->run;
@@ -126,25 +156,32 @@ static long s_read_sub(s_sub_t *s)
         zmq_msg_t body;
         zmq_msg_init(&body);
         zmq_msg_recv(&body, s->sock, 0);
-        if (tn == 5 && memcmp(topic, "stats", 5) == 0) {
-            zmq_msg_close(&body);
-            continue; /* not an event: takes no part in the gap check */
-        }
-        seqtext[sn > 0 && sn < (int)sizeof seqtext ? sn : 0] = '\0';
-        uint64_t seq = strtoull(seqtext, NULL, 10);
-        /* Decoded once per change (for at_ms), not once per subscriber. */
-        unsigned slot = (unsigned)(seq & (S_RING - 1));
-        if (r->ring[slot].seq != seq) {
-            Codispatch__V1__StreamChange *m = codispatch__v1__stream_change__unpack(
-                NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-            r->ring[slot].seq = seq;
-            r->ring[slot].at_ms = m ? m->at_ms : 0;
-            if (m)
-                codispatch__v1__stream_change__free_unpacked(m, NULL);
-        }
+        s_message(s, topic, tn > (int)sizeof topic - 1 ? sizeof topic - 1 : (size_t)tn, seqtext,
+                  sn < 0 ? 0 : (size_t)sn, zmq_msg_data(&body), zmq_msg_size(&body));
         zmq_msg_close(&body);
-        s_change(s, seq, r->ring[slot].at_ms);
     }
+}
+
+static void s_on_zmtp_msg(void *arg, const bench_zmtp_frame_t *f, size_t n)
+{
+    if (n == 3)
+        s_message(arg, f[0].data, f[0].size, f[1].data, f[1].size, f[2].data, f[2].size);
+}
+
+/* Reads what a ZMTP subscriber's connection holds (one read, usually). */
+static long s_read_zmtp(s_sub_t *s)
+{
+    if (s->dead)
+        return 0;
+    s->run->now_ms = bench_wall_ms();
+    long n = bench_zmtp_read(s->zmtp, s_on_zmtp_msg, s);
+    s->run->now_ms = 0;
+    if (n < 0) {
+        s->dead = true;
+        fprintf(stderr, "bench stream: a ZeroMQ subscriber was disconnected\n");
+        return 0;
+    }
+    return n;
 }
 
 static uint64_t s_json_u64(const char *text, const char *key)
@@ -201,7 +238,7 @@ static void s_produce(s_prod_t *p)
     env.request_id = rid;
     env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
     env.create_call = &cc;
-    if (bench_send(p->sock[p->sent % S_PRODUCERS], &env) != 0)
+    if (bench_send(p->sock[p->sent % S_PRODUCERS], NULL, &env) != 0)
         p->errors++, p->replies++;
     p->sent++;
 }
@@ -229,7 +266,9 @@ static long s_pass(s_sub_t *subs, long n, s_prod_t *p)
 {
     long got = 0;
     for (long i = 0; i < n; i++)
-        got += subs[i].sock ? s_read_sub(&subs[i]) : s_read_ws(&subs[i]);
+        got += subs[i].sock   ? s_read_sub(&subs[i])
+               : subs[i].zmtp ? s_read_zmtp(&subs[i])
+                              : s_read_ws(&subs[i]);
     s_read_replies(p);
     return got;
 }
@@ -259,6 +298,10 @@ static long s_wait(int ep, s_prod_t *p, int timeout_ms)
         s_sub_t *s = evs[i].data.ptr;
         if (s->sock) {
             got += s_drain_sub(s);
+        } else if (s->zmtp) {
+            got += s_read_zmtp(s);
+            if (s->dead)
+                epoll_ctl(ep, EPOLL_CTL_DEL, bench_zmtp_fd(s->zmtp), NULL);
         } else {
             got += s_read_ws(s);
             if (s->dead)
@@ -272,7 +315,7 @@ static long s_wait(int ep, s_prod_t *p, int timeout_ms)
 int bench_stream(const cli_t *cli, int argc, char **argv)
 {
     cli_opt_t o[] = {CLI_OPT("subscribers"),     CLI_OPT("rate"), CLI_OPT("seconds"), CLI_OPT("ws"),
-                     CLI_OPT("stream-endpoint"), CLI_OPT("http")};
+                     CLI_OPT("stream-endpoint"), CLI_OPT("http"), CLI_FLAG("libzmq")};
     size_t npos = 0;
     long nsubs, rate, seconds, nws;
     int rc = cli_parse(argc, argv, o, CLI_N(o), NULL, 0, &npos, USAGE);
@@ -305,12 +348,20 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     void *ctx = bench_zmq_ctx((int)nsubs + 64);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     long nzmq = nsubs - nws;
-    fprintf(stderr, "bench stream: %ld ZeroMQ subscribers on %s, %ld WebSocket on %s\n", nzmq,
-            stream_ep, nws, http);
+    bool libzmq = cli_flag(o, CLI_N(o), "libzmq");
+    fprintf(stderr, "bench stream: %ld ZeroMQ subscribers (%s) on %s, %ld WebSocket on %s\n", nzmq,
+            libzmq ? "libzmq" : "ZMTP", stream_ep, nws, http);
     for (long i = 0; i < nsubs; i++) {
         s_sub_t *s = &subs[i];
         s->run = r;
-        if (i < nzmq) {
+        char err[256];
+        if (i < nzmq && !libzmq) {
+            if (!(s->zmtp = bench_zmtp_connect(stream_ep, "SUB", 5000, err, sizeof err))) {
+                fprintf(stderr, "codispatch: subscriber %ld: %s\n", i, err);
+                rc = CLI_UNREACHABLE;
+                goto done;
+            }
+        } else if (i < nzmq) {
             int hwm = 100000, linger = 0;
             s->sock = zmq_socket(ctx, ZMQ_SUB);
             zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -329,7 +380,8 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
                 goto done;
             }
         }
-        if (bench_watch(ep, s->sock, s->sock ? -1 : bench_ws_fd(s->ws), s) != 0) {
+        int fd = s->sock ? -1 : s->zmtp ? bench_zmtp_fd(s->zmtp) : bench_ws_fd(s->ws);
+        if (bench_watch(ep, s->sock, fd, s) != 0) {
             fprintf(stderr, "codispatch: cannot watch subscriber %ld (%s)\n", i, strerror(errno));
             rc = CLI_USAGE;
             goto done;
@@ -439,6 +491,7 @@ done:
     for (long i = 0; i < nsubs; i++) {
         if (subs[i].sock)
             zmq_close(subs[i].sock);
+        bench_zmtp_destroy(&subs[i].zmtp);
         bench_ws_destroy(&subs[i].ws);
     }
     for (int i = 0; i < S_PRODUCERS; i++)
