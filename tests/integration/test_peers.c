@@ -10,6 +10,7 @@
  * is reused and RSS means something. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 
 #include <zmq.h>
 
+#include "bench_zmtp.h"
 #include "harness.h"
 
 static harness_t *h;
@@ -465,57 +467,26 @@ END_TEST
 
 /* ------------------------------------------------------------------ half a message */
 
-/* A raw ZMTP 3.0 peer (NULL mechanism, DEALER): libzmq itself never sends part of a
- * multipart message, so this speaks the wire protocol by hand.  Returns the socket, after the
- * greeting and READY, or -1. */
-static int s_zmtp_connect(const char *endpoint)
+/* A raw ZMTP peer (the bench's: tools/cli/bench_zmtp.c) as a DEALER: libzmq itself never
+ * sends part of a multipart message, so the parts are written by hand on its connection, which
+ * is made blocking again (5 s at most per write). */
+static bench_zmtp_t *s_zmtp_connect(const char *endpoint)
 {
-    const char *colon = strrchr(endpoint, ':');
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char err[256];
+    bench_zmtp_t *z = bench_zmtp_connect(endpoint, "DEALER", 5000, err, sizeof err);
+    ck_assert_msg(z != NULL, "ZMTP peer: %s", err);
+    int fd = bench_zmtp_fd(z);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    uint8_t greeting[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0, 'N', 'U', 'L', 'L'};
-    uint8_t theirs[64];
-    size_t got = 0;
-    if (write(fd, greeting, sizeof greeting) != (ssize_t)sizeof greeting)
-        goto fail;
-    while (got < sizeof theirs) {
-        ssize_t n = read(fd, theirs + got, sizeof theirs - got);
-        if (n <= 0)
-            goto fail;
-        got += (size_t)n;
-    }
-    /* READY with Socket-Type DEALER: a short command frame. */
-    uint8_t ready[64];
-    size_t len = 0;
-    ready[len++] = 0x04; /* command, short */
-    ready[len++] = 0;    /* size, below */
-    ready[len++] = 5;
-    memcpy(ready + len, "READY", 5), len += 5;
-    ready[len++] = 11;
-    memcpy(ready + len, "Socket-Type", 11), len += 11;
-    ready[len++] = 0, ready[len++] = 0, ready[len++] = 0, ready[len++] = 6;
-    memcpy(ready + len, "DEALER", 6), len += 6;
-    ready[1] = (uint8_t)(len - 2);
-    if (write(fd, ready, len) != (ssize_t)len)
-        goto fail;
-    return fd; /* the server's READY is left unread: it is not needed */
-fail:
-    close(fd);
-    return -1;
+    return z;
 }
 
 /* Sends one message frame of n bytes with the MORE flag: the first part of a message whose
  * rest never comes. */
-static void s_zmtp_more(int fd, size_t n)
+static void s_zmtp_more(bench_zmtp_t *z, size_t n)
 {
+    int fd = bench_zmtp_fd(z);
     uint8_t head[9] = {0x03}; /* more, long */
     for (int i = 0; i < 8; i++)
         head[1 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
@@ -536,20 +507,18 @@ START_TEST(half_a_multipart_message)
     s_answered("before");
     long rss0 = s_rss_kb();
     /* Peers that send the first part of a message and then stall, on both ROUTER sockets. */
-    int stalled[STALLED];
+    bench_zmtp_t *stalled[STALLED];
     for (int i = 0; i < STALLED; i++) {
         stalled[i] = s_zmtp_connect(i % 2 ? harness_units(h) : harness_control(h));
-        ck_assert_int_ge(stalled[i], 0);
         s_zmtp_more(stalled[i], PART);
     }
     for (int i = 0; i < 3; i++)
         s_answered("while peers hold half a message");
     /* Peers that send the first part and disconnect. */
     for (int i = 0; i < GONE; i++) {
-        int fd = s_zmtp_connect(harness_control(h));
-        ck_assert_int_ge(fd, 0);
-        s_zmtp_more(fd, PART);
-        close(fd);
+        bench_zmtp_t *z = s_zmtp_connect(harness_control(h));
+        s_zmtp_more(z, PART);
+        bench_zmtp_destroy(&z);
     }
     s_answered("after peers left with half a message");
     /* A full request from a stalled connection's neighbour still works end to end. */
@@ -561,7 +530,7 @@ START_TEST(half_a_multipart_message)
     /* 40 partial messages of 60 KiB are held by libzmq until their peers go: a few MB. */
     ck_assert_msg(grown_mb < 100, "the server grew by %ld MB", grown_mb);
     for (int i = 0; i < STALLED; i++)
-        close(stalled[i]);
+        bench_zmtp_destroy(&stalled[i]);
     s_answered("after the stalled peers left");
 
     /* A peer that keeps sending parts of one message that never ends: libzmq holds every
@@ -572,13 +541,12 @@ START_TEST(half_a_multipart_message)
     long grew[3];
     for (int round = 0; round < 3; round++) {
         long before = s_rss_kb();
-        int fd = s_zmtp_connect(harness_control(h));
-        ck_assert_int_ge(fd, 0);
+        bench_zmtp_t *z = s_zmtp_connect(harness_control(h));
         for (int i = 0; i < 160; i++)
-            s_zmtp_more(fd, 64 * 1024);
+            s_zmtp_more(z, 64 * 1024);
         s_answered("while a peer sends an endless message");
         grew[round] = (s_rss_kb() - before) / 1024;
-        close(fd);
+        bench_zmtp_destroy(&z);
         s_answered("after the endless message's peer left");
         usleep(500 * 1000);
     }
