@@ -10,7 +10,6 @@
 #include "server_priv.h"
 
 #define LIST_DEFAULT 50
-#define LIST_MAX     1000
 
 static void s_reply_now(server_t *self, const route_t *to, const char *rid, cd_code_t code,
                         const char *field, const char *msg)
@@ -285,10 +284,41 @@ void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
     server_reply(self, to, rid, seq, buf, len);
 }
 
-static void s_query(server_t *self, const route_t *to, const wire_env_t *env)
+/* Whether this client may have a snapshot now (CONTROL_SNAPSHOT_*); if not, answered BUSY.
+ * A client is its key with security on (a key holder can reconnect under new routing ids),
+ * else its routing id. */
+static bool s_snapshot_allowed(server_t *self, const route_t *to, const char *rid,
+                               const sec_peer_t *peer)
+{
+    uint8_t key[1 + ROUTE_ID_MAX];
+    size_t len = 1;
+    key[0] = peer->secured ? 'k' : 'r';
+    if (peer->secured) {
+        size_t n = strlen(peer->name);
+        memcpy(key + 1, peer->name, n), len += n;
+    } else {
+        memcpy(key + 1, to->id, to->id_len), len += to->id_len;
+    }
+    int64_t wait = cd_throttle_take(self->snapshots, key, len, (int64_t)uv_now(self->loop));
+    if (wait == 0)
+        return true;
+    char msg[CD_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof msg,
+             "too many snapshots asked for by this client (%d at once, then %d a second); "
+             "ask again in %lld ms",
+             CONTROL_SNAPSHOT_BURST, CONTROL_SNAPSHOT_PER_S, (long long)wait);
+    s_reply_now(self, to, rid, CD_EBUSY, "snapshot", msg);
+    return false;
+}
+
+static void s_query(server_t *self, const route_t *to, const wire_env_t *env,
+                    const sec_peer_t *peer)
 {
     const char *rid = env->request_id;
     if (!s_require_ready(self, to, rid))
+        return;
+    if (env->body_case == CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT &&
+        !s_snapshot_allowed(self, to, rid, peer))
         return;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -364,7 +394,7 @@ void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncat
         else if (control_reports_handles(env))
             control_reports(self, &to, env, &peer);
         else if (control_is_query(env))
-            s_query(self, &to, env);
+            s_query(self, &to, env, &peer);
         else
             server_command_as(self, &to, env, NULL, &peer);
         break;

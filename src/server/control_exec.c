@@ -9,8 +9,6 @@
 
 #include "server_priv.h"
 
-#define LIST_MAX 1000
-
 /* The call as it is after the command, with its assignments. */
 static uint8_t *s_call_reply(const char *rid, const cd_engine_t *engine, const cd_call_t *c,
                              size_t *len)

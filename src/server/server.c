@@ -265,6 +265,7 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
                                .unreachable_after_s = (int)cfg->unreachable_after_s};
     cd_engine_set_config(self->engine, &ecfg);
     self->outbox = outbox_new();
+    self->snapshots = cd_throttle_new(CONTROL_SNAPSHOT_BURST, CONTROL_SNAPSHOT_PER_S, 4096);
 
     store_options_t opt = {
         .conninfo = conninfo,
@@ -386,6 +387,7 @@ void server_destroy(server_t **self_p)
     http_finish();
     cd_engine_destroy(&self->engine);
     outbox_destroy(&self->outbox);
+    cd_throttle_destroy(&self->snapshots);
     if (self->zctx)
         zmq_ctx_term(self->zctx);
     free(self->db_label);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "cd_engine.h"
+#include "cd_throttle.h"
 #include "outbox.h"
 #include "route.h"
 #include "security.h"
@@ -17,6 +18,14 @@ typedef struct units units_t;     /* units.c */
 typedef struct live live_t;       /* live.c */
 typedef struct http http_t;       /* http.c */
 typedef struct reports reports_t; /* reports.c */
+
+#define LIST_MAX 1000 /* most calls or alerts in one list reply */
+
+/* SnapshotRequests one client may make: a burst, then so many a second.  Each renders every
+ * open call and unit and may be queued (up to the socket's high-water mark) for a client that
+ * never reads, so a client that asks without end is refused BUSY instead (control.c). */
+#define CONTROL_SNAPSHOT_BURST 10
+#define CONTROL_SNAPSHOT_PER_S 2
 
 #define METRIC_KINDS    128 /* Envelope body cases */
 #define METRIC_RESULTS  10  /* 0 ok, then -cd_code_t */
@@ -56,8 +65,9 @@ struct server {
     cd_engine_t *engine;
     store_t *store;
     outbox_t *outbox;
-    uv_prepare_t prepare; /* flush the batch before the loop waits ... */
-    uv_check_t check;     /* ... and right after a round of I/O */
+    cd_throttle_t *snapshots; /* SnapshotRequests by client (control.c) */
+    uv_prepare_t prepare;     /* flush the batch before the loop waits ... */
+    uv_check_t check;         /* ... and right after a round of I/O */
     uv_timer_t housekeeping;
     uv_timer_t deadline; /* the engine's earliest timer (ack timeouts, alerts) */
     int64_t armed_for;   /* the deadline it is set for (INT64_MAX: none) */

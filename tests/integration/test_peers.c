@@ -465,6 +465,80 @@ START_TEST(tablets_that_vanish)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ snapshots without end */
+
+/* Sends a SnapshotRequest on sock (a DEALER of the test's own); no reply is read. */
+static void s_ask_snapshot(void *sock, const char *rid)
+{
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__SnapshotRequest m = CODISPATCH__V1__SNAPSHOT_REQUEST__INIT;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT;
+    env.snapshot = &m;
+    ck_assert(harness_send_env(sock, &env, rid));
+}
+
+/* A client that asks for a snapshot again and again (each one renders every open call and
+ * unit, and waits in ZeroMQ's queue for a client that need not read it): after a burst it is
+ * refused BUSY, naming the field and when to ask again; another client is not held back, and
+ * the first gets snapshots again at the refill rate. */
+START_TEST(snapshots_asked_without_end)
+{
+    enum { ASKS = 30, BURST = 10 }; /* BURST = CONTROL_SNAPSHOT_BURST */
+    double busy0 =
+        s_metric("codispatch_refusals_total{socket=\"control\",code=\"BUSY\",field=\"snapshot\"}");
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_connect(s, harness_control(h)), 0);
+    for (int i = 0; i < ASKS; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "snap-%d", i);
+        s_ask_snapshot(s, rid);
+    }
+    /* Another client, meanwhile: its own allowance. */
+    Codispatch__V1__Envelope req = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__SnapshotRequest m = CODISPATCH__V1__SNAPSHOT_REQUEST__INIT;
+    req.body_case = CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT;
+    req.snapshot = &m;
+    Codispatch__V1__Envelope *r = harness_call(h, &req, 5000);
+    ck_assert_msg(r && r->body_case == CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT_REPLY,
+                  "another client did not get its snapshot");
+    cdc_envelope_free(r);
+
+    int snapshots = 0, busy = 0;
+    for (int i = 0; i < ASKS; i++) {
+        r = harness_recv_reply(s, 5000);
+        ck_assert_msg(r != NULL, "reply %d of %d did not come", i + 1, ASKS);
+        if (r->body_case == CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT_REPLY) {
+            snapshots++;
+        } else {
+            ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__BUSY);
+            ck_assert_str_eq(r->error->field, "snapshot");
+            ck_assert_msg(strstr(r->error->message, "ask again in") != NULL, "message: %s",
+                          r->error->message);
+            busy++;
+        }
+        cdc_envelope_free(r);
+    }
+    /* The burst, plus what refilled (2 a second) while the 30 were being read. */
+    ck_assert_msg(snapshots >= BURST && snapshots <= BURST + 2,
+                  "%d snapshots and %d refusals for %d requests", snapshots, busy, ASKS);
+    ck_assert_int_eq(busy, ASKS - snapshots);
+    ck_assert(s_metric("codispatch_refusals_total{socket=\"control\",code=\"BUSY\","
+                       "field=\"snapshot\"}") == busy0 + busy);
+    /* Half a second later it has earned one more. */
+    usleep(600 * 1000);
+    s_ask_snapshot(s, "snap-later");
+    r = harness_recv_reply(s, 5000);
+    ck_assert_msg(r && r->body_case == CODISPATCH__V1__ENVELOPE__BODY_SNAPSHOT_REPLY,
+                  "no snapshot after the refill");
+    cdc_envelope_free(r);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ half a message */
 
 /* A raw ZMTP peer (the bench's: tools/cli/bench_zmtp.c) as a DEALER: libzmq itself never
@@ -565,6 +639,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_add_test(tc, half_a_multipart_message);
+    tcase_add_test(tc, snapshots_asked_without_end);
     tcase_add_test(tc, tablets_that_vanish);
     tcase_add_test(tc, dashboard_that_never_reads);
     tcase_add_test(tc, http_clients_that_stall);
