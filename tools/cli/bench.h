@@ -1,9 +1,10 @@
 /*  bench.h — `codispatch bench intake | lifecycle | stream`: load generators that measure a
  *  running server.  Results are one JSON object on stdout; progress goes to stderr.
  *
- *  Every client is a raw ZeroMQ DEALER socket (or a cdc_tablet for the units socket, or a
- *  minimal WebSocket client) driven from one loop on one thread (epoll or zmq_poll), in a closed
- * loop with one request outstanding per client unless a mode says otherwise.
+ *  Every client is the bench's own ZMTP peer (bench_zmtp.c; a libzmq DEALER or SUB with
+ *  --libzmq), a cdc_tablet for the units socket, or a minimal WebSocket client, driven from one
+ *  loop on one thread (epoll or zmq_poll), in a closed loop with one request outstanding per
+ *  client unless a mode says otherwise.
  */
 #ifndef BENCH_H
 #define BENCH_H
