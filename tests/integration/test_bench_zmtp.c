@@ -37,15 +37,20 @@ static double s_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* A libzmq socket of type bound to an ephemeral loopback port; its endpoint in ep. */
-static void *s_bind(int type, char *ep, size_t cap)
+/* A libzmq socket of type with linger 0; options that must precede the bind go in next. */
+static void *s_socket(int type)
 {
     void *s = zmq_socket(s_ctx, type);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    return s;
+}
+
+/* Binds s to an ephemeral loopback port; its endpoint in ep. */
+static void s_bind(void *s, char *ep, size_t cap)
+{
     ck_assert_int_eq(zmq_bind(s, "tcp://127.0.0.1:*"), 0);
     zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &cap);
-    return s;
 }
 
 /* What the callback collected: every frame of every message, in order. */
@@ -105,7 +110,8 @@ static uint8_t s_byte(size_t msg, size_t frame, size_t i)
 START_TEST(a_subscriber_gets_every_frame_libzmq_sent)
 {
     char ep[256], err[256] = "";
-    void *xpub = s_bind(ZMQ_XPUB, ep, sizeof ep);
+    void *xpub = s_socket(ZMQ_XPUB);
+    s_bind(xpub, ep, sizeof ep);
     bench_zmtp_t *z = bench_zmtp_connect(ep, "SUB", 5000, err, sizeof err);
     ck_assert_msg(z != NULL, "connect: %s", err);
     s_expect_subscription(xpub);
@@ -149,7 +155,8 @@ END_TEST
 START_TEST(a_dealer_is_answered_by_a_router)
 {
     char ep[256], err[256] = "";
-    void *router = s_bind(ZMQ_ROUTER, ep, sizeof ep);
+    void *router = s_socket(ZMQ_ROUTER);
+    s_bind(router, ep, sizeof ep);
     bench_zmtp_t *z = bench_zmtp_connect(ep, "DEALER", 5000, err, sizeof err);
     ck_assert_msg(z != NULL, "connect: %s", err);
     char req[400];
@@ -193,14 +200,11 @@ END_TEST
 START_TEST(heartbeats_are_answered)
 {
     char ep[256], err[256] = "";
-    void *xpub = zmq_socket(s_ctx, ZMQ_XPUB);
-    int ivl = 30, timeout = 100, linger = 0;
+    void *xpub = s_socket(ZMQ_XPUB);
+    int ivl = 30, timeout = 100;
     zmq_setsockopt(xpub, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(xpub, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
-    zmq_setsockopt(xpub, ZMQ_LINGER, &linger, sizeof linger);
-    ck_assert_int_eq(zmq_bind(xpub, "tcp://127.0.0.1:*"), 0);
-    size_t cap = sizeof ep;
-    zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, ep, &cap);
+    s_bind(xpub, ep, sizeof ep);
     bench_zmtp_t *z = bench_zmtp_connect(ep, "SUB", 5000, err, sizeof err);
     ck_assert_msg(z != NULL, "connect: %s", err);
     s_expect_subscription(xpub);
@@ -229,14 +233,11 @@ START_TEST(a_server_that_wants_curve_is_refused_with_a_reason)
 {
     char ep[256], err[256] = "", pub[41], sec[41];
     ck_assert_int_eq(zmq_curve_keypair(pub, sec), 0);
-    void *xpub = zmq_socket(s_ctx, ZMQ_XPUB);
-    int one = 1, linger = 0;
+    void *xpub = s_socket(ZMQ_XPUB);
+    int one = 1;
     zmq_setsockopt(xpub, ZMQ_CURVE_SERVER, &one, sizeof one);
     zmq_setsockopt(xpub, ZMQ_CURVE_SECRETKEY, sec, 40);
-    zmq_setsockopt(xpub, ZMQ_LINGER, &linger, sizeof linger);
-    ck_assert_int_eq(zmq_bind(xpub, "tcp://127.0.0.1:*"), 0);
-    size_t cap = sizeof ep;
-    zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, ep, &cap);
+    s_bind(xpub, ep, sizeof ep);
     ck_assert_ptr_null(bench_zmtp_connect(ep, "SUB", 2000, err, sizeof err));
     ck_assert_msg(strstr(err, "security off") != NULL, "reason: %s", err);
     zmq_close(xpub);

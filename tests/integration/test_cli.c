@@ -292,6 +292,15 @@ static double s_num(const cJSON *o, const char *key)
     return v->valuedouble;
 }
 
+/* A `bench stream` result in which each of its subscribers got every change, in order. */
+static void s_every_change_delivered(const cJSON *o, int subscribers)
+{
+    ck_assert_int_eq((int)s_num(o, "gaps"), 0);
+    ck_assert_int_eq((int)s_num(o, "missed"), 0);
+    ck_assert(s_num(o, "changes") > 0);
+    ck_assert_int_eq((int)s_num(o, "delivered"), (int)s_num(o, "changes") * subscribers);
+}
+
 START_TEST(bench_tools_report_what_they_measured)
 {
     cJSON *o = s_bench("intake --clients 2 --calls 20", 0);
@@ -332,18 +341,12 @@ START_TEST(bench_tools_report_what_they_measured)
     o = s_bench("stream --subscribers 3 --ws 1 --rate 20 --seconds 1", 0);
     ck_assert_int_eq((int)s_num(o, "ws_subscribers"), 1);
     ck_assert_int_eq((int)s_num(o, "errors"), 0);
-    ck_assert_int_eq((int)s_num(o, "gaps"), 0);
-    ck_assert_int_eq((int)s_num(o, "missed"), 0);
-    ck_assert(s_num(o, "changes") > 0);
-    ck_assert_int_eq((int)s_num(o, "delivered"), (int)s_num(o, "changes") * 3);
+    s_every_change_delivered(o, 3);
     ck_assert(s_num(o, "lag_p99_ms") >= s_num(o, "lag_p50_ms"));
     cJSON_Delete(o);
     o = s_bench("stream --subscribers 3 --ws 0 --rate 20 --seconds 1 --libzmq", 0);
     ck_assert_int_eq((int)s_num(o, "zmq_subscribers"), 3);
-    ck_assert_int_eq((int)s_num(o, "gaps"), 0);
-    ck_assert_int_eq((int)s_num(o, "missed"), 0);
-    ck_assert(s_num(o, "changes") > 0);
-    ck_assert_int_eq((int)s_num(o, "delivered"), (int)s_num(o, "changes") * 3);
+    s_every_change_delivered(o, 3);
     cJSON_Delete(o);
 
     /* Usage errors exit 2 before any load. */
