@@ -261,6 +261,15 @@ void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
         server_reply(self, to, rid, prev->seq, copy, prev->len);
         return;
     }
+    if (store_demographics_id_used(self->store, rid)) {
+        char msg[CD_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof msg,
+                 "request_id %s was already used for a set_demographics command; use a new "
+                 "request_id for a different command",
+                 rid);
+        s_reply_now(self, to, rid, CD_ECONFLICT, "request_id", msg);
+        return;
+    }
     if (!store_can_accept(self->store)) {
         s_reply_now(self, to, rid, CD_EBUSY, "",
                     "the server is saving a large backlog; retry shortly with the same "

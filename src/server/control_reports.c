@@ -15,6 +15,7 @@ typedef struct s_pending {
     server_t *server;
     route_t to;
     char request_id[CD_REQUEST_ID_MAX + 1];
+    bool noted; /* SetDemographics: this request added its id to the store's list */
 } s_pending_t;
 
 static s_pending_t *s_pending(server_t *self, const route_t *to, const char *rid)
@@ -178,10 +179,14 @@ static void s_on_demographics(void *arg, const report_demographics_t *d, const c
         return;
     }
     if (!d) {
+        if (p->noted) /* refused: the id stays free for another command */
+            store_forget_demographics_id(self->store, p->request_id);
         s_fail(self, &p->to, p->request_id, err);
         free(p);
         return;
     }
+    /* Kept again in case a reload in between forgot it (it loads what has committed). */
+    store_note_demographics_id(self->store, p->request_id, server_now_ms());
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
     Codispatch__V1__Demographics m = CODISPATCH__V1__DEMOGRAPHICS__INIT;
     m.call_id = (char *)d->call_id;
@@ -251,8 +256,12 @@ static void s_set_demographics(server_t *self, const route_t *to, const char *ri
     char actor[CD_ACTOR_MAX + 1];
     security_actor(peer, NULL, actor, sizeof actor);
     s_pending_t *p = s_pending(self, to, rid);
+    /* Taken from now on: a command with this id while it runs would be applied too. */
+    p->noted = store_note_demographics_id(self->store, rid, server_now_ms());
     if (reports_set_demographics(self->reports, rid, &d, actor, s_on_demographics, p, &err) !=
         CD_OK) {
+        if (p->noted)
+            store_forget_demographics_id(self->store, rid);
         free(p);
         s_fail(self, to, rid, &err);
     }

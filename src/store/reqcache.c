@@ -62,6 +62,13 @@ reqcache_entry_t *reqcache_add(reqcache_t *self, const char *id, const char *kin
     return e;
 }
 
+void reqcache_remove(reqcache_t *self, const char *id)
+{
+    reqcache_entry_t *e = reqcache_find(self, id);
+    if (e)
+        s_remove(self, e);
+}
+
 void reqcache_forget_after(reqcache_t *self, int64_t seq)
 {
     if (!self->map)

@@ -46,6 +46,9 @@ reqcache_entry_t *reqcache_find(const reqcache_t *self, const char *id);
 reqcache_entry_t *reqcache_add(reqcache_t *self, const char *id, const char *kind, int64_t seq,
                                int64_t at_ms, const uint8_t *reply, size_t len);
 
+/* Removes id's entry, if there is one. */
+void reqcache_remove(reqcache_t *self, const char *id);
+
 /* Removes entries with seq > seq (their batch did not commit). */
 void reqcache_forget_after(reqcache_t *self, int64_t seq);
 

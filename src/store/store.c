@@ -419,6 +419,22 @@ const reqcache_entry_t *store_find_request(const store_t *self, const char *requ
     return reqcache_find(self->requests, request_id);
 }
 
+bool store_demographics_id_used(const store_t *self, const char *request_id)
+{
+    return reqcache_find(self->demographics_ids, request_id) != NULL;
+}
+
+bool store_note_demographics_id(store_t *self, const char *request_id, int64_t at_ms)
+{
+    return reqcache_add(self->demographics_ids, request_id, "set_demographics", 0, at_ms, NULL,
+                        0) != NULL;
+}
+
+void store_forget_demographics_id(store_t *self, const char *request_id)
+{
+    reqcache_remove(self->demographics_ids, request_id);
+}
+
 /* ------------------------------------------------------------------ reads */
 
 typedef struct store_read {
@@ -489,6 +505,7 @@ void store_housekeeping(store_t *self, int64_t now_ms)
     cd_engine_evict_closed(self->engine, now_ms - self->opt.closed_keep_ms);
     /* Only committed entries are old enough to be pruned. */
     reqcache_prune(self->requests, now_ms - self->opt.request_retention_ms);
+    reqcache_prune(self->demographics_ids, now_ms - self->opt.request_retention_ms);
     char retention[64];
     store_sql_interval(retention, sizeof retention, self->opt.request_retention_ms);
     const char *params[] = {retention};
@@ -517,6 +534,7 @@ store_t *store_new(uv_loop_t *loop, const store_options_t *opt, cd_engine_t *eng
     self->cb = *cb;
     self->arg = arg;
     self->requests = reqcache_new();
+    self->demographics_ids = reqcache_new();
     self->pg = pgc_new(loop, self->conninfo, s_on_pg_state, self);
     if (self->opt.query_timeout_ms)
         pgc_set_job_timeout(self->pg, self->opt.query_timeout_ms);
@@ -555,6 +573,7 @@ static void s_on_retry_closed(uv_handle_t *h)
 {
     store_t *self = h->data;
     reqcache_destroy(&self->requests);
+    reqcache_destroy(&self->demographics_ids);
     s_batch_release(&self->open);
     for (size_t i = 0; i < STORE_MAX_FLIGHT; i++)
         s_batch_release(&self->flight[i]);

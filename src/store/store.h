@@ -114,6 +114,14 @@ reqcache_entry_t *store_record_request(store_t *self, const char *request_id, co
 /* The recorded reply for request_id, committed or still in a batch, or NULL. */
 const reqcache_entry_t *store_find_request(const store_t *self, const char *request_id);
 
+/* Request ids of SetDemographics commands (reports.c's connection, not a batch), so that no
+ * other command takes one: those applied within the request retention window (loaded with the
+ * state), and those in flight.  note returns true if it added request_id (it was not known);
+ * forget removes it again, for a SetDemographics that was refused. */
+bool store_demographics_id_used(const store_t *self, const char *request_id);
+bool store_note_demographics_id(store_t *self, const char *request_id, int64_t at_ms);
+void store_forget_demographics_id(store_t *self, const char *request_id);
+
 /* Sends the next batch if there is something to send and fewer than STORE_MAX_FLIGHT (2)
  * batches in flight.  Call once per loop turn, after the turn's commands were applied. */
 void store_flush(store_t *self);

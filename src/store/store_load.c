@@ -27,6 +27,7 @@ void store__load(store_t *self)
     pgc_job_add(job, STORE_SQL_LOAD_ALERTS, 0, NULL);
     pgc_job_add(job, STORE_SQL_LOAD_NUMBERS, 0, NULL);
     pgc_job_add(job, STORE_SQL_LOAD_KEYS, 0, NULL);
+    pgc_job_add(job, STORE_SQL_LOAD_DEMOGRAPHICS_IDS, 1, p_ret);
     if (self->recheck_n) { /* only after a refused batch: start-up asks nothing more */
         const char *p_recheck[] = {self->recheck};
         pgc_job_add(job, STORE_SQL_LOAD_USED_REQUESTS, 1, p_recheck);
@@ -167,6 +168,7 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
     }
     cd_engine_reset(self->engine);
     reqcache_clear(self->requests);
+    reqcache_clear(self->demographics_ids);
 
     PGresult *types = pgc_job_result(job, 0), *counters = pgc_job_result(job, 1),
              *calls = pgc_job_result(job, 2), *reqs = pgc_job_result(job, 3);
@@ -190,9 +192,13 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
                           pgc_job_result(job, 9));
     s_each_doc(self, pgc_job_result(job, 10), s_restore_key);
     s_cache_replies(self, reqs, false);
+    PGresult *demo_ids = pgc_job_result(job, 11);
+    for (int i = 0; i < PQntuples(demo_ids); i++)
+        store_note_demographics_id(self, PQgetvalue(demo_ids, i, 0),
+                                   strtoll(PQgetvalue(demo_ids, i, 1), NULL, 10));
     /* After the window's replies, so that the cache stays in time order (their time is now). */
-    if (pgc_job_count(job) > 11)
-        s_cache_replies(self, pgc_job_result(job, 11), true);
+    if (pgc_job_count(job) > 12)
+        s_cache_replies(self, pgc_job_result(job, 12), true);
     self->state = STORE_READY;
     self->was_ready = true;
     self->last_error[0] = '\0';

@@ -29,6 +29,7 @@ struct store {
     pgc_t *pg;
     store_state_t state;
     reqcache_t *requests;
+    reqcache_t *demographics_ids; /* store_note_demographics_id; no replies, seq 0 */
     int64_t committed_seq;
     store_batch_t open;                     /* collecting */
     store_batch_t flight[STORE_MAX_FLIGHT]; /* sent, awaiting commit: a ring, oldest first */

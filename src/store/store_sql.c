@@ -171,6 +171,11 @@ const char *const STORE_SQL_LOAD_REQUESTS =
     "  AND reply IS NOT NULL AND at > now() - $1::interval "
     "ORDER BY 3";
 
+/* SetDemographics request ids within the retention window, oldest first (reqcache_prune). */
+const char *const STORE_SQL_LOAD_DEMOGRAPHICS_IDS =
+    "SELECT request_id, (extract(epoch FROM at) * 1000)::bigint FROM demographics_requests "
+    "WHERE at > now() - $1::interval ORDER BY at";
+
 const char *const STORE_SQL_LOAD_USED_REQUESTS =
     "SELECT request_id, kind, seq, (extract(epoch FROM now()) * 1000)::bigint, reply "
     "FROM (SELECT request_id, coalesce(reply_kind, kind) AS kind, seq, reply FROM events "

@@ -626,6 +626,28 @@ START_TEST(demographics_exactly_once_and_refusals)
                                           "'demo-nf'"),
                      0);
 
+    /* The other way round: a command may not take a SetDemographics request id, before or
+     * after a restart (the ids are loaded with the state), while a refused SetDemographics
+     * leaves its id free. */
+    for (int round = 0; round < 2; round++) {
+        cc = harness_create_call(h, "demo-once", "other", 4, 34, -118);
+        ck_assert_int_eq(cc->body_case, CODISPATCH__V1__ENVELOPE__BODY_ERROR);
+        ck_assert_int_eq(cc->error->code, CODISPATCH__V1__CODE__CONFLICT);
+        ck_assert_str_eq(cc->error->field, "request_id");
+        ck_assert_ptr_nonnull(strstr(cc->error->message, "set_demographics"));
+        cdc_envelope_free(cc);
+        if (round == 0) {
+            ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+            ck_assert_int_eq(harness_start_server(h), 0);
+        }
+    }
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events "
+                                          "WHERE request_id = 'demo-once'"),
+                     0);
+    cc = harness_create_call(h, "demo-nf", "other", 4, 34, -118);
+    ck_assert_int_eq(cc->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    cdc_envelope_free(cc);
+
     /* Tablets cannot set them: the units socket refuses dispatcher requests. */
     {
         void *ctx = zmq_ctx_new();
