@@ -32,6 +32,8 @@ static const opt_t s_opts[] = {
      "ZeroMQ endpoint for the live status stream (XPUB)"},
     {"http", OPT_STR, offsetof(config_t, http), "127.0.0.1:7480",
      "HOST:PORT for the dashboard, metrics and health checks"},
+    {"max-ws", OPT_LONG, offsetof(config_t, max_ws), "1000",
+     "most dashboards (WebSocket clients of /ws) at once; past it a new one is refused"},
     {"request-retention-hours", OPT_LONG, offsetof(config_t, request_retention_h), "72",
      "how long a reply is kept for clients that retry with the same request_id"},
     {"max-batch", OPT_LONG, offsetof(config_t, max_batch), "10000",

@@ -13,6 +13,7 @@ typedef struct config {
     char *units;              /* --units: ZeroMQ endpoint for unit tablets */
     char *stream;             /* --stream: ZeroMQ endpoint for live status */
     char *http;               /* --http: HOST:PORT for the dashboard */
+    long max_ws;              /* --max-ws: WebSocket clients at once */
     long request_retention_h; /* --request-retention-hours */
     long max_batch;           /* --max-batch: commands waiting for the next commit */
     long speed_kmh;           /* --speed-kmh: ETA speed */

@@ -278,7 +278,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         return 0;
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* a WebSocket upgrade: same token rule */
-        return http__token_ok(wsi, NULL) ? 0 : 1;
+        return http__token_ok(wsi, NULL) && http__ws_admit(wsi) ? 0 : 1;
 
     case LWS_CALLBACK_ESTABLISHED: {
         memset(s, 0, sizeof *s);
@@ -419,6 +419,7 @@ int http_open(server_t *self, const char *address, char *err, size_t errlen)
     memcpy(host, address, (size_t)(colon - address));
     host[colon - address] = '\0';
     http_t *h = cd_xcalloc(1, sizeof *h);
+    h->snapshots = cd_throttle_new(HTTP_SNAPSHOT_BURST, HTTP_SNAPSHOT_PER_S, 4096);
     self->http = h;
     http__server = self;
     lws_set_log_level(LLL_ERR, NULL);
@@ -475,6 +476,7 @@ void http_close(server_t *self)
     h->sessions = NULL;
     if (h->ctx)
         lws_context_destroy(h->ctx); /* its handles close as the loop runs on */
+    cd_throttle_destroy(&h->snapshots);
     free(h);
     self->http = NULL;
 }

@@ -131,7 +131,7 @@ static char *s_json_error(const char *field, const char *message)
 static int s_error(struct lws *wsi, http__session_t *s, unsigned status, const cd_error_t *err)
 {
     /* Counted under the report parameters' own names only: any other name came from the peer. */
-    static const char *const known[] = {"from", "to", "by", "format", "kind", ""};
+    static const char *const known[] = {"from", "to", "by", "format", "kind", "snapshot", ""};
     const char *field = "query";
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(err->field, known[i]) == 0)
@@ -139,6 +139,38 @@ static int s_error(struct lws *wsi, http__session_t *s, unsigned status, const c
     metrics_count_refusal(http__server, "http", err->code, field);
     char *text = s_json_error(err->field, err->message);
     return http__respond(wsi, s, status, "application/json", text, strlen(text));
+}
+
+/* 0 when the peer of wsi may have another snapshot now (HTTP_SNAPSHOT_*), else the
+ * milliseconds until it may, with *err saying so. */
+static int64_t s_snapshot_wait(struct lws *wsi, cd_error_t *err)
+{
+    server_t *self = http__server;
+    char addr[64] = "";
+    lws_get_peer_simple(wsi, addr, sizeof addr);
+    int64_t wait =
+        cd_throttle_take(self->http->snapshots, addr, strlen(addr), (int64_t)uv_now(self->loop));
+    if (wait)
+        cd_error_set(err, CD_EBUSY, "snapshot",
+                     "too many snapshots asked for from %s (%d at once, then %d a second); ask "
+                     "again in %lld ms",
+                     addr, HTTP_SNAPSHOT_BURST, HTTP_SNAPSHOT_PER_S, (long long)wait);
+    return wait;
+}
+
+bool http__ws_admit(struct lws *wsi)
+{
+    server_t *self = http__server;
+    if (self->http->ws_clients < self->max_ws)
+        return true;
+    metrics_count_refusal(self, "http", CD_EBUSY, "ws");
+    char text[CD_ERROR_MESSAGE_MAX];
+    snprintf(text, sizeof text,
+             "%zu dashboards are connected, the most this server takes (--max-ws); try again "
+             "later\n",
+             self->http->ws_clients);
+    lws_return_http_status(wsi, 503, text);
+    return false;
 }
 
 static void s_on_report(void *arg, const report_table_t *t, const cd_error_t *err)
@@ -258,6 +290,9 @@ int http__route(struct lws *wsi, http__session_t *s, const char *uri)
         if (store_state(self->store) != STORE_READY)
             return http__text(wsi, s, 503, "application/json",
                               "{\"error\":\"the database is unavailable\"}\n");
+        cd_error_t err;
+        if (s_snapshot_wait(wsi, &err))
+            return s_error(wsi, s, 429, &err);
         http__want_snapshot(self, s); /* answered when what it shows has committed */
         return 0;
     }

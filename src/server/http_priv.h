@@ -58,6 +58,7 @@ struct http {
     http__session_t *sessions;
     size_t ws_clients;
     unsigned long ws_resyncs; /* clients sent a snapshot for being too far behind */
+    cd_throttle_t *snapshots; /* by peer address: HTTP_SNAPSHOT_* (http_api.c) */
 };
 
 /* libwebsockets callbacks reach the server through this (http.c; NULL once closed). */
@@ -75,6 +76,10 @@ int http__route(struct lws *wsi, http__session_t *s, const char *uri); /* LWS_CA
 int http__respond(struct lws *wsi, http__session_t *s, unsigned status, const char *type,
                   char *body, size_t len);
 bool http__token_ok(struct lws *wsi, http__session_t *s); /* s NULL: a WebSocket upgrade */
+/* A WebSocket upgrade, its token checked: false (refused with 503 and why) when --max-ws
+ * clients are connected.  Not limited by address: a room of screens (or the bench's hundred)
+ * may connect at once, and sessions that start in one loop turn share one snapshot. */
+bool http__ws_admit(struct lws *wsi);
 void http__forget_report(http__session_t *s);             /* the session closes: drop the answer */
 
 #endif

@@ -257,6 +257,7 @@ server_t *server_new(uv_loop_t *loop, const config_t *cfg, const char *conninfo,
     self->units_endpoint = cd_strdup(cfg->units);
     self->stream_endpoint = cd_strdup(cfg->stream);
     self->http_address = cd_strdup(cfg->http);
+    self->max_ws = (size_t)cfg->max_ws;
     self->zctx = zmq_ctx_new();
     self->engine = cd_engine_new();
     cd_engine_config_t ecfg = {.speed_kmh = (double)cfg->speed_kmh,

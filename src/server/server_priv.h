@@ -26,6 +26,10 @@ typedef struct reports reports_t; /* reports.c */
  * never reads, so a client that asks without end is refused BUSY instead (control.c). */
 #define CONTROL_SNAPSHOT_BURST 10
 #define CONTROL_SNAPSHOT_PER_S 2
+/* The same for /api/snapshot, by the peer's address: more, as the browsers behind one proxy
+ * or NAT share it (http_api.c). */
+#define HTTP_SNAPSHOT_BURST 20
+#define HTTP_SNAPSHOT_PER_S 5
 
 #define METRIC_KINDS    128 /* Envelope body cases */
 #define METRIC_RESULTS  10  /* 0 ok, then -cd_code_t */
@@ -66,6 +70,7 @@ struct server {
     store_t *store;
     outbox_t *outbox;
     cd_throttle_t *snapshots; /* SnapshotRequests by client (control.c) */
+    size_t max_ws;            /* --max-ws (http.c) */
     uv_prepare_t prepare;     /* flush the batch before the loop waits ... */
     uv_check_t check;         /* ... and right after a round of I/O */
     uv_timer_t housekeeping;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -23,6 +24,8 @@ static harness_t *h;
 static void suite_setup(void)
 {
     h = harness_new();
+    harness_add_server_arg(h, "--max-ws");
+    harness_add_server_arg(h, "3"); /* dashboards_capped_and_snapshots_limited */
     ck_assert_int_eq(harness_start_server(h), 0);
 }
 
@@ -317,6 +320,115 @@ START_TEST(snapshots_are_served_under_sustained_load)
 }
 END_TEST
 
+/* Connects to the HTTP port and writes req; returns the socket (reads time out in 5 s). */
+static int s_http_send(const char *req)
+{
+    const char *addr = harness_http(h), *colon = strrchr(addr, ':');
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    return fd;
+}
+
+/* Reads an HTTP/1.0 answer until the server closes fd (then closed here): its status and the
+ * whole response (malloc'd). */
+static char *s_http_read(int fd, int *status)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    ssize_t n;
+    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 1024)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    close(fd);
+    *status = len > 12 ? atoi(buf + 9) : -1; /* "HTTP/1.x NNN" */
+    return buf;
+}
+
+static const char s_upgrade[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Key: "
+                                "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/* Opens a WebSocket to /ws: the socket, open, and the HTTP status of the answer. */
+static int s_ws_open(int *status)
+{
+    int fd = s_http_send(s_upgrade);
+    char buf[64] = "";
+    ssize_t n = read(fd, buf, sizeof buf - 1); /* the status line fits in the first read */
+    ck_assert_int_gt(n, 12);
+    buf[n] = '\0';
+    *status = atoi(buf + 9);
+    return fd;
+}
+
+/* --max-ws 3 (suite_setup): a fourth dashboard is refused with 503 and a reason until one
+ * leaves.  /api/snapshot from one address: 20 at once, then 5 a second; past that 429
+ * naming the field "snapshot" and when to ask again. */
+START_TEST(dashboards_capped_and_snapshots_limited)
+{
+    harness_ensure_up(h);
+    harness_sleep_ms(4100); /* earlier tests' snapshots: the bucket is full again */
+    int fds[3], status;
+    for (int i = 0; i < 3; i++) {
+        fds[i] = s_ws_open(&status);
+        ck_assert_int_eq(status, 101);
+    }
+    char *resp = NULL;
+    ck_assert_int_eq(harness_http_raw(h, s_upgrade, 3, &resp), 503);
+    ck_assert_ptr_nonnull(strstr(resp, "--max-ws"));
+    free(resp);
+    close(fds[0]);
+    for (int i = 0; i < 100 && harness_scrape(h, "codispatch_websocket_clients") > 2; i++)
+        harness_sleep_ms(50);
+    fds[0] = s_ws_open(&status);
+    ck_assert_int_eq(status, 101); /* a place was free again */
+
+    /* 30 snapshots asked at once (every request written before any answer is read, so the
+     * bucket's refill plays almost no part): 20, then 429. */
+    enum { ASKED = 30 };
+    int socks[ASKED];
+    for (int i = 0; i < ASKED; i++)
+        socks[i] = s_http_send("GET /api/snapshot HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    int ok = 0, busy = 0;
+    for (int i = 0; i < ASKED; i++) {
+        char *body = s_http_read(socks[i], &status);
+        if (status == 200) {
+            ok++;
+        } else {
+            ck_assert_int_eq(status, 429);
+            ck_assert_ptr_nonnull(strstr(body, "\"field\":\"snapshot\""));
+            ck_assert_ptr_nonnull(strstr(body, "ask again in"));
+            busy++;
+        }
+        free(body);
+    }
+    fprintf(stderr, "live: snapshots: %d served, %d refused\n", ok, busy);
+    ck_assert_int_ge(ok, 20);
+    ck_assert_int_le(ok, 22); /* and what 5 a second adds while they arrive */
+    ck_assert_int_eq(ok + busy, ASKED);
+    ck_assert_double_ge(harness_scrape(h, "codispatch_refusals_total{socket=\"http\","
+                                          "code=\"BUSY\",field=\"snapshot\"}"),
+                        busy);
+    ck_assert_double_ge(
+        harness_scrape(h, "codispatch_refusals_total{socket=\"http\",code=\"BUSY\",field=\"ws\"}"),
+        1);
+    harness_sleep_ms(600); /* 5 a second: one is there again */
+    char *body = NULL;
+    ck_assert_int_eq(harness_http_get(h, "/api/snapshot", &body), 200);
+    ck_assert_ptr_nonnull(strstr(body, "\"type\":\"snapshot\""));
+    free(body);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("live");
@@ -329,6 +441,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, http_health_metrics_snapshot_and_dashboard);
     tcase_add_test(tc, busy_http_port_is_a_clear_error);
     tcase_add_test(tc, snapshots_are_served_under_sustained_load);
+    tcase_add_test(tc, dashboards_capped_and_snapshots_limited);
     suite_add_tcase(s, tc);
     return s;
 }
