@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "cd_z85.h"
+
 static const char *const s_roles[] = {
     [CD_ROLE_NONE] = "none", [CD_ROLE_ADMIN] = "admin",   [CD_ROLE_DISPATCHER] = "dispatcher",
     [CD_ROLE_UNIT] = "unit", [CD_ROLE_VIEWER] = "viewer",
@@ -33,25 +35,13 @@ bool cd_key_name_valid(const char *name)
     return true;
 }
 
-bool cd_key_z85_valid(const char *z85)
-{
-    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                   ".-:+=^!/*?&<>()[]{}@%$#";
-    if (!z85 || strlen(z85) != CD_KEY_Z85_LEN)
-        return false;
-    for (const char *p = z85; *p; p++)
-        if (!strchr(alphabet, *p))
-            return false;
-    return true;
-}
-
 int cd_key_validate(const cd_key_t *k, cd_error_t *err)
 {
     if (!cd_key_name_valid(k->name))
         return cd_error_set(err, CD_EINVAL, "name",
                             "name must be 1-32 letters, digits, '.', '_' or '-', starting with a "
                             "letter or digit");
-    if (!cd_key_z85_valid(k->public_key))
+    if (!cd_z85_key_valid(k->public_key))
         return cd_error_set(err, CD_EINVAL, "public_key",
                             "public_key must be a CURVE public key in Z85 text (40 characters)");
     if (k->role == CD_ROLE_NONE)

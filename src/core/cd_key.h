@@ -44,8 +44,6 @@ cd_role_t cd_role_parse(const char *name); /* CD_ROLE_NONE when unknown */
 
 /* A key name: 1-32 of [A-Za-z0-9._-], starting with a letter or digit. */
 bool cd_key_name_valid(const char *name);
-/* 40 characters of the Z85 alphabet. */
-bool cd_key_z85_valid(const char *z85);
 
 /* Checks the fields a client supplies (name, public key, role, unit id for a unit key). */
 int cd_key_validate(const cd_key_t *k, cd_error_t *err);

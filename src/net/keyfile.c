@@ -9,17 +9,7 @@
 
 #include <zmq.h>
 
-bool keyfile_z85_valid(const char *s)
-{
-    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                   ".-:+=^!/*?&<>()[]{}@%$#";
-    if (!s || strlen(s) != 40)
-        return false;
-    for (; *s; s++)
-        if (!strchr(alphabet, *s))
-            return false;
-    return true;
-}
+#include "cd_z85.h"
 
 /* `  name = "value"` -> name and value; false for other lines. */
 static bool s_pair(char *line, char **name, char **value)
@@ -79,15 +69,15 @@ int keyfile_read(const char *path, keyfile_t *out, char *err, size_t errlen)
             s_copy(out->role, sizeof out->role, value);
     }
     fclose(f);
-    if (!keyfile_z85_valid(out->public_key)) {
+    if (!cd_z85_key_valid(out->public_key)) {
         snprintf(err, errlen, "key file %s has no valid public-key line", path);
         return -1;
     }
-    if (out->secret_key[0] && !keyfile_z85_valid(out->secret_key)) {
+    if (out->secret_key[0] && !cd_z85_key_valid(out->secret_key)) {
         snprintf(err, errlen, "key file %s has a malformed secret-key line", path);
         return -1;
     }
-    if (out->server_key[0] && !keyfile_z85_valid(out->server_key)) {
+    if (out->server_key[0] && !cd_z85_key_valid(out->server_key)) {
         snprintf(err, errlen, "key file %s has a malformed server-key line", path);
         return -1;
     }

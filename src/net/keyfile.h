@@ -37,9 +37,4 @@ int keyfile_write(const char *path, const keyfile_t *kf, char *err, size_t errle
 /* A fresh CURVE key pair (libzmq/libsodium).  Returns 0 or -1. */
 int keyfile_generate(keyfile_t *out);
 
-/* True when s holds 40 characters of the Z85 alphabet.  The same check as the engine's
- * cd_key_z85_valid: kept here because the client library, which compiles this file, does not
- * link the engine. */
-bool keyfile_z85_valid(const char *s);
-
 #endif

@@ -80,6 +80,6 @@ bool http__token_ok(struct lws *wsi, http__session_t *s); /* s NULL: a WebSocket
  * clients are connected.  Not limited by address: a room of screens (or the bench's hundred)
  * may connect at once, and sessions that start in one loop turn share one snapshot. */
 bool http__ws_admit(struct lws *wsi);
-void http__forget_report(http__session_t *s);             /* the session closes: drop the answer */
+void http__forget_report(http__session_t *s); /* the session closes: drop the answer */
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "cd_json.h"
 #include "cd_text.h"
+#include "cd_z85.h"
 
 START_TEST(json_print_matches_cjson)
 {
@@ -158,6 +159,19 @@ START_TEST(phones)
 }
 END_TEST
 
+START_TEST(z85_keys)
+{
+    const char *good = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"; /* libzmq's test vector */
+    ck_assert(cd_z85_key_valid(good));
+    ck_assert(!cd_z85_key_valid(NULL));
+    ck_assert(!cd_z85_key_valid(""));
+    ck_assert(!cd_z85_key_valid("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf")); /* 39 */
+    ck_assert(!cd_z85_key_valid("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7x"));
+    ck_assert(!cd_z85_key_valid("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf\"")); /* not Z85 */
+    ck_assert(!cd_z85_key_valid("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y f"));
+}
+END_TEST
+
 START_TEST(utf8_trim_drops_a_cut_character)
 {
     char a[] = "caf\xc3\xa9"; /* complete: kept */
@@ -187,6 +201,7 @@ int main(void)
     tcase_add_test(tc, language_tags);
     tcase_add_test(tc, phones);
     tcase_add_test(tc, utf8_trim_drops_a_cut_character);
+    tcase_add_test(tc, z85_keys);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
