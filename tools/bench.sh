@@ -85,14 +85,15 @@ s_free_port() {
     exit 1
 }
 
-# Starts codispatchd on DATA_DIR with fresh ports; sets server, control, http.
+# Starts codispatchd on DATA_DIR with fresh ports (and room for the stream's WebSocket
+# clients past the default --max-ws); sets server, control, http.
 s_start() {
     local dir=$1 log=$2
     control="tcp://127.0.0.1:$(s_free_port)"
     http="127.0.0.1:$(s_free_port)"
     "$bin/codispatchd" --data-dir "$dir" --control "$control" \
         --units "tcp://127.0.0.1:$(s_free_port)" --stream "tcp://127.0.0.1:$(s_free_port)" \
-        --http "$http" >>"$log" 2>&1 &
+        --http "$http" --max-ws $((STREAM_SUBS > 1000 ? STREAM_SUBS : 1000)) >>"$log" 2>&1 &
     server=$!
 }
 

@@ -180,8 +180,16 @@ int bench_ws_read(bench_ws_t *ws, bench_ws_text_fn *cb, void *arg)
             char *end = strstr(ws->buf, "\r\n\r\n");
             if (!end)
                 continue;
-            if (strncmp(ws->buf, "HTTP/1.1 101", 12) != 0)
+            if (strncmp(ws->buf, "HTTP/1.1 101", 12) != 0) {
+                /* Say why once per client: "HTTP/1.0 503 ..." is the server's --max-ws. */
+                size_t line = strcspn(ws->buf, "\r\n");
+                fprintf(stderr, "bench: WebSocket refused: %.*s%s\n", (int)(line < 80 ? line : 80),
+                        ws->buf,
+                        strstr(ws->buf, " 503") == ws->buf + 8
+                            ? " (more WebSocket clients than the server's --max-ws)"
+                            : "");
                 return -1;
+            }
             size_t hl = (size_t)(end + 4 - ws->buf);
             memmove(ws->buf, ws->buf + hl, ws->len - hl);
             ws->len -= hl;
