@@ -179,7 +179,9 @@ static void s_on_demographics(void *arg, const report_demographics_t *d, const c
         return;
     }
     if (!d) {
-        if (p->noted) /* refused: the id stays free for another command */
+        /* Refused by PostgreSQL: the id stays free for another command.  Not when the answer
+         * was lost (UNAVAILABLE): it may have committed. */
+        if (p->noted && err->code != CD_EUNAVAIL)
             store_forget_demographics_id(self->store, p->request_id);
         s_fail(self, &p->to, p->request_id, err);
         free(p);

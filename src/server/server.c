@@ -330,8 +330,9 @@ void server_banner(const server_t *self, FILE *out)
 static void s_teardown(server_t *self)
 {
     int64_t committed = store_committed_seq(self->store);
-    store_destroy(&self->store);     /* fails reads in flight: they answer UNAVAILABLE */
-    reports_destroy(&self->reports); /* likewise for reports waiting for PostgreSQL */
+    /* Reports first: the answers of those it fails (UNAVAILABLE) still read the store. */
+    reports_destroy(&self->reports);
+    store_destroy(&self->store); /* fails reads in flight: they answer UNAVAILABLE */
     cd_error_t err;
     cd_error_set(&err, CD_EUNAVAIL, "",
                  "the server stopped before this was saved; retry with the same request_id");

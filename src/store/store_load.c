@@ -168,7 +168,8 @@ static void s_on_loaded(pgc_job_t *job, bool ok, bool lost, const char *error, v
     }
     cd_engine_reset(self->engine);
     reqcache_clear(self->requests);
-    reqcache_clear(self->demographics_ids);
+    /* The demographics ids are not cleared: they never came from a batch, and the list holds
+     * those still running on the reports connection, which a reload must not forget. */
 
     PGresult *types = pgc_job_result(job, 0), *counters = pgc_job_result(job, 1),
              *calls = pgc_job_result(job, 2), *reqs = pgc_job_result(job, 3);

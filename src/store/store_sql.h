@@ -27,9 +27,10 @@ extern const char *const STORE_SQL_LOAD_CALL_TYPES;
 extern const char *const STORE_SQL_LOAD_COUNTERS;
 extern const char *const STORE_SQL_LOAD_CALLS;    /* $1: closed calls kept (interval text) */
 extern const char *const STORE_SQL_LOAD_REQUESTS; /* $1: request retention (interval text) */
+/* $1: request retention (interval text); request_id, at_ms. */
+extern const char *const STORE_SQL_LOAD_DEMOGRAPHICS_IDS;
 /* $1: request ids, newline-separated; the same columns, at_ms being now and reply NULL where it
  * is no longer kept (an event row from before migration 0005 whose `requests` row was pruned). */
-extern const char *const STORE_SQL_LOAD_DEMOGRAPHICS_IDS;
 extern const char *const STORE_SQL_LOAD_USED_REQUESTS;
 extern const char *const STORE_SQL_LOAD_UNIT_TYPES;
 extern const char *const STORE_SQL_LOAD_PLANS;
