@@ -4,6 +4,8 @@
  *  bad field) leave at once; anything computed from the engine's state is held until that
  *  state is committed.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +13,19 @@
 
 #define LIST_DEFAULT 50
 
+/* An Error reply that depends on no uncommitted state, sent at once. */
 static void s_reply_now(server_t *self, const route_t *to, const char *rid, cd_code_t code,
-                        const char *field, const char *msg)
+                        const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void s_reply_now(server_t *self, const route_t *to, const char *rid, cd_code_t code,
+                        const char *field, const char *fmt, ...)
 {
+    char msg[CD_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     cd_error_t err;
     cd_error_set(&err, code, field, "%s", msg);
     server_reply_error(self, to, rid, 0, &err);
@@ -76,14 +88,12 @@ static bool s_require_ready(server_t *self, const route_t *to, const char *rid)
         return false;
     }
     if (store_state(self->store) != STORE_READY) {
-        char msg[CD_ERROR_MESSAGE_MAX];
         const char *why = store_last_error(self->store);
         /* The advice first: the reason from libpq can be long. */
-        snprintf(msg, sizeof msg,
-                 "the database is unavailable, nothing was changed; retry with the same "
-                 "request_id (%.150s)",
-                 *why ? why : store_state_name(store_state(self->store)));
-        s_reply_now(self, to, rid, CD_EUNAVAIL, "", msg);
+        s_reply_now(self, to, rid, CD_EUNAVAIL, "",
+                    "the database is unavailable, nothing was changed; retry with the same "
+                    "request_id (%.150s)",
+                    *why ? why : store_state_name(store_state(self->store)));
         return false;
     }
     return true;
@@ -165,9 +175,8 @@ static void s_list_calls(server_t *self, const route_t *to, const char *rid,
     size_t limit = LIST_DEFAULT;
     if (m->has_limit) {
         if (m->limit < 1 || m->limit > LIST_MAX) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "limit must be between 1 and %d; got %u", LIST_MAX, m->limit);
-            s_reply_now(self, to, rid, CD_EINVAL, "limit", msg);
+            s_reply_now(self, to, rid, CD_EINVAL, "limit", "limit must be between 1 and %d; got %u",
+                        LIST_MAX, m->limit);
             return;
         }
         limit = m->limit;
@@ -210,7 +219,7 @@ static void s_list_calls(server_t *self, const route_t *to, const char *rid,
 void server_refuse(server_t *self, const route_t *to, const char *rid, cd_code_t code,
                    const char *field, const char *msg)
 {
-    s_reply_now(self, to, rid, code, field, msg);
+    s_reply_now(self, to, rid, code, field, "%s", msg);
 }
 
 void server_command(server_t *self, const route_t *to, const wire_env_t *env, const char *unit_id)
@@ -238,21 +247,17 @@ void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
     const reqcache_entry_t *prev = store_find_request(self->store, rid);
     if (prev) {
         if (prev->len == 0) {
-            char msg[CD_ERROR_MESSAGE_MAX];
-            snprintf(msg, sizeof msg,
-                     "request_id %s was used by a command longer ago than replies are kept "
-                     "(--request-retention-hours); use a new request_id",
-                     rid);
-            s_reply_now(self, to, rid, CD_ECONFLICT, "request_id", msg);
+            s_reply_now(self, to, rid, CD_ECONFLICT, "request_id",
+                        "request_id %s was used by a command longer ago than replies are kept "
+                        "(--request-retention-hours); use a new request_id",
+                        rid);
             return;
         }
         if (strcmp(prev->kind, kind) != 0) {
-            char msg[CD_ERROR_MESSAGE_MAX];
-            snprintf(msg, sizeof msg,
-                     "request_id %s was already used for a %s command; use a new request_id "
-                     "for a different command",
-                     rid, prev->kind);
-            s_reply_now(self, to, rid, CD_ECONFLICT, "request_id", msg);
+            s_reply_now(self, to, rid, CD_ECONFLICT, "request_id",
+                        "request_id %s was already used for a %s command; use a new "
+                        "request_id for a different command",
+                        rid, prev->kind);
             return;
         }
         /* A retry: the original reply, once the original is committed. */
@@ -262,12 +267,10 @@ void server_command_as(server_t *self, const route_t *to, const wire_env_t *env,
         return;
     }
     if (store_demographics_id_used(self->store, rid)) {
-        char msg[CD_ERROR_MESSAGE_MAX];
-        snprintf(msg, sizeof msg,
-                 "request_id %s was already used for a set_demographics command; use a new "
-                 "request_id for a different command",
-                 rid);
-        s_reply_now(self, to, rid, CD_ECONFLICT, "request_id", msg);
+        s_reply_now(self, to, rid, CD_ECONFLICT, "request_id",
+                    "request_id %s was already used for a set_demographics command; use a new "
+                    "request_id for a different command",
+                    rid);
         return;
     }
     if (!store_can_accept(self->store)) {
@@ -311,12 +314,10 @@ static bool s_snapshot_allowed(server_t *self, const route_t *to, const char *ri
     int64_t wait = cd_throttle_take(self->snapshots, key, len, (int64_t)uv_now(self->loop));
     if (wait == 0)
         return true;
-    char msg[CD_ERROR_MESSAGE_MAX];
-    snprintf(msg, sizeof msg,
-             "too many snapshots asked for by this client (%d at once, then %d a second); "
-             "ask again in %lld ms",
-             CONTROL_SNAPSHOT_BURST, CONTROL_SNAPSHOT_PER_S, (long long)wait);
-    s_reply_now(self, to, rid, CD_EBUSY, "snapshot", msg);
+    s_reply_now(self, to, rid, CD_EBUSY, "snapshot",
+                "too many snapshots asked for by this client (%d at once, then %d a second); "
+                "ask again in %lld ms",
+                CONTROL_SNAPSHOT_BURST, CONTROL_SNAPSHOT_PER_S, (long long)wait);
     return false;
 }
 
@@ -358,11 +359,9 @@ zmq_msg_t *server_route_message(server_t *self, zsock_t *sock, zmq_msg_t *frames
         to->delimiter = true; /* a REQ peer */
         return &frames[2];
     }
-    char msg[128];
-    snprintf(msg, sizeof msg,
-             "a request is one frame holding an Envelope; got a message of %s%zu frames",
-             truncated ? "more than " : "", n - 1);
-    s_reply_now(self, to, "", CD_EINVAL, "envelope", msg);
+    s_reply_now(self, to, "", CD_EINVAL, "envelope",
+                "a request is one frame holding an Envelope; got a message of %s%zu frames",
+                truncated ? "more than " : "", n - 1);
     return NULL;
 }
 
