@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -320,38 +319,6 @@ START_TEST(snapshots_are_served_under_sustained_load)
 }
 END_TEST
 
-/* Connects to the HTTP port and writes req; returns the socket (reads time out in 5 s). */
-static int s_http_send(const char *req)
-{
-    const char *addr = harness_http(h), *colon = strrchr(addr, ':');
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    return fd;
-}
-
-/* Reads an HTTP/1.0 answer until the server closes fd (then closed here): its status and the
- * whole response (malloc'd). */
-static char *s_http_read(int fd, int *status)
-{
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    ssize_t n;
-    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)n;
-        if (cap - len < 1024)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    close(fd);
-    *status = len > 12 ? atoi(buf + 9) : -1; /* "HTTP/1.x NNN" */
-    return buf;
-}
-
 static const char s_upgrade[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\nSec-WebSocket-Key: "
                                 "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -359,7 +326,8 @@ static const char s_upgrade[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade:
 /* Opens a WebSocket to /ws: the socket, open, and the HTTP status of the answer. */
 static int s_ws_open(int *status)
 {
-    int fd = s_http_send(s_upgrade);
+    int fd = harness_http_send(h, s_upgrade, 5);
+    ck_assert_int_ge(fd, 0);
     char buf[64] = "";
     ssize_t n = read(fd, buf, sizeof buf - 1); /* the status line fits in the first read */
     ck_assert_int_gt(n, 12);
@@ -394,11 +362,14 @@ START_TEST(dashboards_capped_and_snapshots_limited)
      * bucket's refill plays almost no part): 20, then 429. */
     enum { ASKED = 30 };
     int socks[ASKED];
-    for (int i = 0; i < ASKED; i++)
-        socks[i] = s_http_send("GET /api/snapshot HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    for (int i = 0; i < ASKED; i++) {
+        socks[i] = harness_http_send(h, "GET /api/snapshot HTTP/1.0\r\nHost: localhost\r\n\r\n", 5);
+        ck_assert_int_ge(socks[i], 0);
+    }
     int ok = 0, busy = 0;
     for (int i = 0; i < ASKED; i++) {
-        char *body = s_http_read(socks[i], &status);
+        char *body;
+        status = harness_http_read(socks[i], &body);
         if (status == 200) {
             ok++;
         } else {

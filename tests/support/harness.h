@@ -155,6 +155,11 @@ int harness_http_get_at(const char *hostport, const char *path, char **body);
 /* Sends a whole raw request; reads until the server closes or is quiet for timeout_s.
  * Returns the status and the whole response (malloc'd; zero bytes turned into spaces). */
 int harness_http_raw(harness_t *self, const char *request, int timeout_s, char **resp);
+/* harness_http_raw in two steps, so that many requests can be sent before any answer is read:
+ * send returns the connected socket (-1 on failure; its reads time out after timeout_s), read
+ * reads it until the server closes or is quiet, closes it, and returns as harness_http_raw. */
+int harness_http_send(harness_t *self, const char *request, int timeout_s);
+int harness_http_read(int fd, char **resp);
 /* The value of a Prometheus sample in text, e.g.
  * "codispatch_refusals_total{socket=\"control\",code=\"INVALID_ARGUMENT\",field=\"envelope\"}";
  * 0 when the series is absent. */

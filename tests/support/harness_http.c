@@ -11,12 +11,10 @@
 
 #include "harness.h"
 
-/* Sends request to addr and reads until the peer closes or is quiet for timeout_s.  Returns
- * the status (-1: no answer) and the whole response in *resp (malloc'd; zero bytes, which
- * WebSocket frames may hold, turned into spaces so the text is searchable). */
-static int s_exchange(const char *addr, const char *request, int timeout_s, char **resp)
+/* Connects to addr ("HOST:PORT", loopback) and writes request: the socket, its reads and
+ * writes timing out after timeout_s; -1 on failure. */
+static int s_send(const char *addr, const char *request, int timeout_s)
 {
-    *resp = NULL;
     const char *colon = strrchr(addr, ':');
     if (!colon)
         return -1;
@@ -31,6 +29,19 @@ static int s_exchange(const char *addr, const char *request, int timeout_s, char
         close(fd);
         return -1;
     }
+    return fd;
+}
+
+int harness_http_send(harness_t *self, const char *request, int timeout_s)
+{
+    return s_send(harness_http(self), request, timeout_s);
+}
+
+int harness_http_read(int fd, char **resp)
+{
+    *resp = NULL;
+    if (fd < 0)
+        return -1;
     size_t cap = 4 << 20, len = 0;
     char *buf = malloc(cap + 1);
     ssize_t got;
@@ -45,6 +56,12 @@ static int s_exchange(const char *addr, const char *request, int timeout_s, char
     sscanf(buf, "HTTP/1.%*d %d", &status);
     *resp = buf;
     return status;
+}
+
+/* Sends request to addr and reads the answer (harness_http_read). */
+static int s_exchange(const char *addr, const char *request, int timeout_s, char **resp)
+{
+    return harness_http_read(s_send(addr, request, timeout_s), resp);
 }
 
 int harness_http_raw(harness_t *self, const char *request, int timeout_s, char **resp)
