@@ -4,7 +4,6 @@
  *  subscribers, so this reads the frames itself (RFC 6455: a server's frames are not masked;
  *  this client sends nothing after the upgrade but a masked pong to a ping).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench_ws.h"
+#include "bench_zmtp.h" /* bench_tcp_connect */
 
 struct bench_ws {
     int fd;
@@ -28,22 +28,10 @@ struct bench_ws {
 
 bench_ws_t *bench_ws_connect(const char *hostport, const char *path)
 {
-    char host[64];
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || (size_t)(colon - hostport) >= sizeof host)
-        return NULL;
-    memcpy(host, hostport, (size_t)(colon - hostport));
-    host[colon - hostport] = '\0';
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return NULL;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char err[256];
+    int fd = bench_tcp_connect(hostport, err, sizeof err);
     if (fd < 0)
         return NULL;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return NULL;
-    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char req[512];

@@ -11,7 +11,7 @@ typedef struct bench_ws bench_ws_t;
 /* One complete text message (NUL-terminated; valid during the call). */
 typedef void bench_ws_text_fn(void *arg, const char *text, size_t len);
 
-/* Connects to "127.0.0.1:PORT" (IPv4 literal) and sends the upgrade request for path;
+/* Connects to "HOST:PORT" (bench_tcp_connect) and sends the upgrade request for path;
  * blocking, for loopback.  NULL on failure. */
 bench_ws_t *bench_ws_connect(const char *hostport, const char *path);
 int bench_ws_fd(const bench_ws_t *ws);

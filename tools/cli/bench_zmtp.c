@@ -120,13 +120,12 @@ static long s_read_frame(int fd, uint8_t *flags, uint8_t *body, size_t cap, int 
     return (long)size;
 }
 
-static int s_connect_tcp(const char *endpoint, char *err, size_t errlen)
+int bench_tcp_connect(const char *hp, char *err, size_t errlen)
 {
     char host[256];
-    const char *hp = strncmp(endpoint, "tcp://", 6) == 0 ? endpoint + 6 : NULL;
-    const char *colon = hp ? strrchr(hp, ':') : NULL;
+    const char *colon = strrchr(hp, ':');
     if (!colon || (size_t)(colon - hp) >= sizeof host) {
-        snprintf(err, errlen, "'%s' is not a tcp://HOST:PORT endpoint", endpoint);
+        snprintf(err, errlen, "'%s' is not HOST:PORT", hp);
         return -1;
     }
     memcpy(host, hp, (size_t)(colon - hp));
@@ -151,8 +150,17 @@ static int s_connect_tcp(const char *endpoint, char *err, size_t errlen)
     }
     freeaddrinfo(ai);
     if (fd < 0)
-        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, strerror(errno));
+        snprintf(err, errlen, "cannot connect to %s: %s", hp, strerror(errno));
     return fd;
+}
+
+static int s_connect_tcp(const char *endpoint, char *err, size_t errlen)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0 || !strchr(endpoint + 6, ':')) {
+        snprintf(err, errlen, "'%s' is not a tcp://HOST:PORT endpoint", endpoint);
+        return -1;
+    }
+    return bench_tcp_connect(endpoint + 6, err, errlen);
 }
 
 /* Greeting, READY both ways, and a SUB's subscription to everything. */

@@ -18,6 +18,10 @@ typedef struct bench_zmtp_frame {
 /* The most frames a message may have; a message with more is a protocol error here. */
 #define BENCH_ZMTP_MAX_FRAMES 4
 
+/* A blocking TCP connection to "HOST:PORT" (a name, or an IPv4 or [IPv6] literal): the socket,
+ * or -1 with err filled.  The WebSocket clients (bench_ws.c) dial with it too. */
+int bench_tcp_connect(const char *hostport, char *err, size_t errlen);
+
 /* Connects to endpoint ("tcp://HOST:PORT") and completes the handshake as socket_type ("SUB"
  * or "DEALER"); a SUB then subscribes to every topic.  Blocking, each step bounded by
  * timeout_ms (meant for loopback, at set-up).  NULL, having written why into err, when the
