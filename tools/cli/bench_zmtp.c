@@ -185,6 +185,10 @@ static int s_handshake(int fd, const char *socket_type, int timeout_ms, char *er
     /* READY: the command name, then one property, Socket-Type. */
     size_t tlen = strlen(socket_type);
     uint8_t body[64], frame[80];
+    if (tlen > 16) { /* "SUB", "DEALER": the READY command fits body with room to spare */
+        snprintf(err, errlen, "'%.32s' is not a ZeroMQ socket type", socket_type);
+        return -1;
+    }
     size_t n = 0;
     body[n++] = 5;
     memcpy(body + n, "READY", 5), n += 5;
