@@ -207,7 +207,7 @@ static void s_send(live_t *l, const char *topic, int64_t seq, const uint8_t *pb,
     zsock_send(l->pub, parts, lens, 3);
 }
 
-void live_on_committed(server_t *self, int64_t seq)
+void live_on_committed(server_t *self, int64_t seq, int64_t committed_us)
 {
     live_t *l = self->live;
     if (!l)
@@ -215,9 +215,13 @@ void live_on_committed(server_t *self, int64_t seq)
     size_t done = 0;
     for (; done < l->n && l->pending[done].seq <= seq; done++) {
         live_msg_t *m = &l->pending[done];
-        s_send(l, m->topic, m->seq, m->pb, m->pb_len);
-        if (m->json)
-            http_broadcast(self, m->json, m->seq);
+        size_t len = wire_stamp_change(m->pb, m->pb_len, committed_us);
+        s_send(l, m->topic, m->seq, m->pb, len);
+        if (m->json) {
+            char *json = wire_json_stamp(m->json, committed_us);
+            http_broadcast(self, json, m->seq);
+            free(json);
+        }
         s_free_msg(m);
     }
     if (done) {

@@ -12,11 +12,16 @@
 #define CONTROL_HWM      10000
 #define MAX_FRAME        (1024 * 1024) /* larger frames make ZeroMQ drop the peer */
 
-int64_t server_now_ms(void)
+int64_t server_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t server_now_ms(void)
+{
+    return server_now_us() / 1000;
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -162,12 +167,13 @@ static void s_on_ready(void *arg)
 static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
 {
     server_t *self = arg;
+    int64_t committed_us = server_now_us(); /* before the replies: the stream's lag starts here */
     metrics_observe_commit(self, seq);
     security_on_committed(self, events);
     outbox_release(self->outbox, seq);
     units_on_committed(self, seq);
     http_on_committed(self); /* snapshots first: the changes after them queue behind */
-    live_on_committed(self, seq);
+    live_on_committed(self, seq, committed_us);
 }
 
 static void s_on_flush(void *arg, const cd_event_log_t *events)

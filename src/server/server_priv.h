@@ -91,6 +91,7 @@ struct server {
 
 /* Wall-clock milliseconds since the Unix epoch: the engine's notion of now. */
 int64_t server_now_ms(void);
+int64_t server_now_us(void); /* the same clock in microseconds */
 
 /* control.c: handles one message from the control socket. */
 void control_on_message(zsock_t *sock, zmq_msg_t *frames, size_t n, bool truncated, void *arg);
@@ -132,7 +133,7 @@ long live_subscriptions(const server_t *self);
  * loses a subscription it opened before, since XPUB cannot drop one peer. */
 void live_drop_subscribers(server_t *self);
 void live_on_flush(server_t *self, const cd_event_log_t *events);
-void live_on_committed(server_t *self, int64_t seq);
+void live_on_committed(server_t *self, int64_t seq, int64_t committed_us);
 void live_on_lost(server_t *self);
 
 /* http.c: dashboard, /api/snapshot, /ws, /metrics, /healthz, /readyz (libwebsockets). */

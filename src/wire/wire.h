@@ -85,9 +85,17 @@ uint8_t *wire_pack_snapshot(const char *request_id, uint64_t seq, const cd_engin
 uint8_t *wire_pack_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_ms, size_t *len);
 /* The "stats" topic's message: headline figures as of seq. */
 uint8_t *wire_pack_stats(uint64_t seq, const cd_engine_t *e, int64_t now_ms, size_t *len);
+/* Room that wire_pack_change and wire_pack_stats leave behind the message (a tag and a
+ * varint) for wire_stamp_change, which writes StreamChange.committed_us there once the
+ * change's batch has committed (it is packed before, while the engine holds exactly what the
+ * batch commits) and returns the new length. */
+#define WIRE_STAMP_MAX 11
+size_t wire_stamp_change(uint8_t *pb, size_t len, int64_t committed_us);
 /* The same two for the dashboard, as JSON text (malloc'd); change: NULL if not published. */
 char *wire_json_snapshot(uint64_t seq, const cd_engine_t *e, int64_t now_ms);
 char *wire_json_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_ms);
+/* A copy of a change's JSON with "committed_us" added (malloc'd), as wire_stamp_change. */
+char *wire_json_stamp(const char *json, int64_t committed_us);
 
 /* True for the bodies a tablet sends on the units socket. */
 bool wire_is_tablet_body(const wire_env_t *env);

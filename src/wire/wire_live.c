@@ -105,6 +105,15 @@ uint8_t *wire_pack_snapshot(const char *request_id, uint64_t seq, const cd_engin
     return buf;
 }
 
+/* Packs a StreamChange into a buffer with room for wire_stamp_change behind it. */
+static uint8_t *s_pack_change(const Codispatch__V1__StreamChange *m, size_t *len)
+{
+    *len = codispatch__v1__stream_change__get_packed_size(m);
+    uint8_t *buf = cd_xmalloc(*len + WIRE_STAMP_MAX);
+    codispatch__v1__stream_change__pack(m, buf);
+    return buf;
+}
+
 uint8_t *wire_pack_change(const cd_event_t *ev, const cd_engine_t *e, int64_t now_ms, size_t *len)
 {
     Codispatch__V1__StreamChange m = CODISPATCH__V1__STREAM_CHANGE__INIT;
@@ -143,9 +152,7 @@ uint8_t *wire_pack_change(const cd_event_t *ev, const cd_engine_t *e, int64_t no
             m.plan = &plan->m;
         }
     }
-    *len = codispatch__v1__stream_change__get_packed_size(&m);
-    uint8_t *buf = cd_xmalloc(*len ? *len : 1);
-    codispatch__v1__stream_change__pack(&m, buf);
+    uint8_t *buf = s_pack_change(&m, len);
     if (c)
         wire_call_pb_release(&call);
     free(plan);
@@ -306,8 +313,30 @@ uint8_t *wire_pack_stats(uint64_t seq, const cd_engine_t *e, int64_t now_ms, siz
     m.at_ms = now_ms;
     m.kind = "stats";
     m.stats = &st;
-    *len = codispatch__v1__stream_change__get_packed_size(&m);
-    uint8_t *buf = cd_xmalloc(*len ? *len : 1);
-    codispatch__v1__stream_change__pack(&m, buf);
-    return buf;
+    return s_pack_change(&m, len);
+}
+
+size_t wire_stamp_change(uint8_t *pb, size_t len, int64_t committed_us)
+{
+    /* Protobuf merges concatenated messages of one type field by field, so packing a
+     * StreamChange that holds only committed_us behind the first is the same as having
+     * packed the field with the rest: no copy of the message, which every subscriber shares. */
+    Codispatch__V1__StreamChange stamp = CODISPATCH__V1__STREAM_CHANGE__INIT;
+    stamp.has_committed_us = true;
+    stamp.committed_us = committed_us;
+    return len + codispatch__v1__stream_change__pack(&stamp, pb + len);
+}
+
+char *wire_json_stamp(const char *json, int64_t committed_us)
+{
+    size_t n = strlen(json);
+    if (n == 0 || json[n - 1] != '}')
+        abort(); /* not an object printed by s_print: a bug here, not input */
+    char tail[48];
+    int tn = snprintf(tail, sizeof tail, "%s\"committed_us\":%lld}", n > 2 ? "," : "",
+                      (long long)committed_us);
+    char *out = cd_xmalloc(n - 1 + (size_t)tn + 1);
+    memcpy(out, json, n - 1);
+    memcpy(out + n - 1, tail, (size_t)tn + 1);
+    return out;
 }

@@ -343,6 +343,12 @@ START_TEST(bench_tools_report_what_they_measured)
     ck_assert_int_eq((int)s_num(o, "errors"), 0);
     s_every_change_delivered(o, 3);
     ck_assert(s_num(o, "lag_p99_ms") >= s_num(o, "lag_p50_ms"));
+    /* Measured from the commit, which the server stamps on every change (ZeroMQ and /ws);
+     * the event's time is earlier, so its lag cannot be shorter. */
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(o, "lag_from");
+    ck_assert(cJSON_IsString(from) && strcmp(from->valuestring, "committed_us") == 0);
+    ck_assert(s_num(o, "event_lag_p99_ms") >= s_num(o, "event_lag_p50_ms"));
+    ck_assert(s_num(o, "event_lag_max_ms") >= s_num(o, "lag_max_ms"));
     cJSON_Delete(o);
     o = s_bench("stream --subscribers 3 --ws 0 --rate 20 --seconds 1 --libzmq", 0);
     ck_assert_int_eq((int)s_num(o, "zmq_subscribers"), 3);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -46,6 +47,17 @@ static void *s_subscribe(void **ctx, const char *prefix)
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
     zmq_connect(sub, harness_stream(h));
     return sub;
+}
+
+/* A change's committed_us: the server's clock when the batch committed, after the command was
+ * applied (at_ms, whole milliseconds) and before the change reached us. */
+static void s_check_commit_time(long long at_ms, long long committed_us)
+{
+    ck_assert_msg(committed_us > 0, "the change carries no committed_us");
+    ck_assert_int_ge(committed_us / 1000, at_ms);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now); /* the server's clock, on this machine */
+    ck_assert_int_le(committed_us, (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
 }
 
 START_TEST(stream_publishes_committed_changes_without_pii)
@@ -123,6 +135,7 @@ START_TEST(stream_publishes_committed_changes_without_pii)
     ck_assert(!c->call->caller_name || !*c->call->caller_name);
     ck_assert(!c->call->callback || !*c->call->callback);
     ck_assert_ptr_null(memmem(body, (size_t)bl, "213-555-0199", 12));
+    s_check_commit_time(c->at_ms, c->has_committed_us ? c->committed_us : 0);
     codispatch__v1__stream_change__free_unpacked(c, NULL);
     zmq_close(sub);
     zmq_ctx_term(ctx);
@@ -148,6 +161,7 @@ START_TEST(stats_topic_carries_headline_figures)
     ck_assert_ptr_nonnull(c->stats);
     ck_assert_uint_ge(c->stats->open_calls, 1);
     ck_assert_uint_eq(c->stats->n_pending_by_priority, 4);
+    s_check_commit_time(c->at_ms, c->has_committed_us ? c->committed_us : 0);
     codispatch__v1__stream_change__free_unpacked(c, NULL);
     zmq_close(sub);
     zmq_ctx_term(ctx);
@@ -166,6 +180,7 @@ START_TEST(tail_prints_the_snapshot_then_changes)
     ck_assert_int_eq(harness_sh(cmd, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "\"type\":\"snapshot\""));
     ck_assert_ptr_nonnull(strstr(out, "\"kind\":\"call.created\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"committed_us\":"));
     free(out);
 }
 END_TEST
@@ -400,6 +415,69 @@ START_TEST(dashboards_capped_and_snapshots_limited)
 }
 END_TEST
 
+static const char *s_find(const char *from, const char *end, const char *what)
+{
+    return from < end ? memmem(from, (size_t)(end - from), what, strlen(what)) : NULL;
+}
+
+/* Reads a WebSocket into buf until text holding every one of the needles has arrived after
+ * *from (the server's frames are unmasked text, so the JSON can be read straight out of the
+ * byte stream); returns where the first needle starts, or NULL after 10 s. */
+static const char *s_ws_until(int fd, char *buf, size_t cap, size_t *len, size_t from,
+                              const char *first, const char *also)
+{
+    long long deadline = harness_now_ms() + 10000;
+    const char *end;
+    for (;;) {
+        end = buf + *len; /* frame headers hold NULs: memmem, not strstr */
+        for (const char *p = s_find(buf + from, end, first); p; p = s_find(p + 1, end, first)) {
+            const char *next = s_find(p + 1, end, first); /* also must be in this piece */
+            const char *a = also ? s_find(p, end, also) : p;
+            if (a && (!next || a < next) && memchr(a, '}', (size_t)(end - a)))
+                return p;
+        }
+        if (harness_now_ms() >= deadline || *len >= cap - 1)
+            return NULL;
+        ssize_t n = read(fd, buf + *len, cap - 1 - *len); /* SO_RCVTIMEO: harness_http_send */
+        if (n <= 0)
+            return NULL;
+        *len += (size_t)n;
+    }
+}
+
+/* A dashboard's change carries the same commit time as the stream's. */
+START_TEST(ws_changes_carry_the_commit_time)
+{
+    harness_ensure_up(h);
+    int status, fd = s_ws_open(&status);
+    ck_assert_int_eq(status, 101);
+    static char buf[1 << 20];
+    size_t len = 0;
+    /* The snapshot first: a call committed before it is in it, and no change follows. */
+    ck_assert_ptr_nonnull(s_ws_until(fd, buf, sizeof buf, &len, 0, "{\"type\":\"snapshot\"", NULL));
+    size_t after_snapshot = len;
+    Codispatch__V1__Envelope *r = harness_create_call(h, "live-ws-stamp-1", "other", 4, 34, -118);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    char want[64];
+    snprintf(want, sizeof want, "\"call_id\":\"%s\"", r->call->call_id);
+    cdc_envelope_free(r);
+    /* Changes until the call's (each read whole: up to its stamp, the last field). */
+    const char *change = NULL, *stamp = NULL;
+    for (size_t from = after_snapshot; !stamp; from = (size_t)(change - buf) + 1) {
+        change = s_ws_until(fd, buf, sizeof buf, &len, from, "{\"type\":\"change\"",
+                            "\"committed_us\":");
+        ck_assert_msg(change, "no change for the new call on /ws, or one without committed_us");
+        const char *end = buf + len, *st = s_find(change, end, "\"committed_us\":");
+        const char *w = s_find(change, end, want);
+        if (w && w < st)
+            stamp = st;
+    }
+    buf[len] = '\0'; /* the numbers below end before it */
+    s_check_commit_time(atoll(s_find(change, stamp, "\"at_ms\":") + 8), atoll(stamp + 15));
+    close(fd);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("live");
@@ -413,6 +491,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, busy_http_port_is_a_clear_error);
     tcase_add_test(tc, snapshots_are_served_under_sustained_load);
     tcase_add_test(tc, dashboards_capped_and_snapshots_limited);
+    tcase_add_test(tc, ws_changes_carry_the_commit_time);
     suite_add_tcase(s, tc);
     return s;
 }

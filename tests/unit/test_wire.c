@@ -1,5 +1,6 @@
 /* Unit tests: envelope decoding and reply encoding (src/wire/wire.c). */
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +165,39 @@ START_TEST(error_codes_map_both_ways)
 }
 END_TEST
 
+/* A packed StreamChange gets committed_us appended at its commit, in the room left for it;
+ * the longest varint (a negative number: ten bytes) must fit too, which ASan would catch. */
+START_TEST(changes_are_stamped_at_commit)
+{
+    cd_engine_t *e = cd_engine_new();
+    const int64_t stamps[] = {1795465668564123, -1, INT64_MIN};
+    for (size_t i = 0; i < sizeof stamps / sizeof stamps[0]; i++) {
+        size_t len;
+        uint8_t *pb = wire_pack_stats(7, e, 1795465668000, &len);
+        size_t stamped = wire_stamp_change(pb, len, stamps[i]);
+        ck_assert_uint_gt(stamped, len);
+        ck_assert_uint_le(stamped, len + WIRE_STAMP_MAX);
+        Codispatch__V1__StreamChange *c = codispatch__v1__stream_change__unpack(NULL, stamped, pb);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_uint_eq(c->seq, 7); /* the rest is as packed */
+        ck_assert_str_eq(c->kind, "stats");
+        ck_assert_int_eq(c->at_ms, 1795465668000);
+        ck_assert_ptr_nonnull(c->stats);
+        ck_assert(c->has_committed_us);
+        ck_assert_int_eq(c->committed_us, stamps[i]);
+        codispatch__v1__stream_change__free_unpacked(c, NULL);
+        free(pb);
+    }
+    cd_engine_destroy(&e);
+    char *j = wire_json_stamp("{\"type\":\"change\",\"seq\":3}", 1795465668564123);
+    ck_assert_str_eq(j, "{\"type\":\"change\",\"seq\":3,\"committed_us\":1795465668564123}");
+    free(j);
+    j = wire_json_stamp("{}", 5);
+    ck_assert_str_eq(j, "{\"committed_us\":5}");
+    free(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("wire");
@@ -174,6 +208,7 @@ int main(void)
     tcase_add_test(tc, unknown_body_is_refused);
     tcase_add_test(tc, call_reply_hides_pii_when_asked);
     tcase_add_test(tc, error_codes_map_both_ways);
+    tcase_add_test(tc, changes_are_stamped_at_commit);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -9,11 +9,14 @@
  *  second.  Every subscriber checks that seqs arrive one by one; a jump (or, on /ws, a fresh
  *  snapshot sent because the client fell behind) is a gap, and what never arrived is missed.
  *
- *  Lag is measured from the event's time (StreamChange.at_ms, and "at_ms" on /ws: the
- *  server's wall clock when the command was applied, just before its batch was sent to
- *  PostgreSQL) to the moment a subscriber reads the message, on the same machine's clock.
- *  It therefore includes the commit itself and is an upper bound on commit-to-receipt lag;
- *  at_ms is whole milliseconds (truncated), which adds up to 1 ms.
+ *  Lag is measured, on the same machine's clock, to the moment a subscriber reads the
+ *  message, from two points: lag_* from the commit (StreamChange.committed_us, and
+ *  "committed_us" on /ws: the server's wall clock when it learned that the change's batch had
+ *  committed, just before publishing), the stream's own delay; event_lag_* from the event's
+ *  time (at_ms: when the command was applied, before its batch was sent to PostgreSQL), which
+ *  adds the wait for the commit and is whole milliseconds (truncated, up to 1 ms more).  From
+ *  a server that does not send committed_us, lag_* is measured from at_ms too, and
+ *  "lag_from" says so.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,9 +36,21 @@ static const char *const USAGE =
     "                        [--stream-endpoint EP] [--http HOST:PORT]";
 
 #define S_PRODUCERS 4
-#define S_RING      (1u << 16) /* at_ms by seq, decoded once per change */
+#define S_RING      (1u << 16) /* times by seq, decoded once per change */
 #define S_BINS      200000     /* lag histogram: 0.05 ms bins up to 10 s */
 #define S_BIN_MS    0.05
+
+/* A distribution of lags, in milliseconds. */
+typedef struct s_hist {
+    uint32_t *bins;
+    uint64_t n, over;
+    double max;
+} s_hist_t;
+
+/* When a change happened and when it committed (0: the server did not say), in ms. */
+typedef struct s_times {
+    double at_ms, committed_ms;
+} s_times_t;
 
 typedef struct s_sub {
     void *sock;         /* libzmq SUB (--libzmq), or NULL */
@@ -54,45 +69,52 @@ typedef struct s_run {
     long delivered, gaps;
     struct {
         uint64_t seq;
-        int64_t at_ms;
+        s_times_t t;
     } ring[S_RING];
-    uint32_t *hist;
-    uint64_t hist_n, over;
-    double lag_max;
-    double now_ms; /* the wall clock read once per drained socket (0: read it per message) */
+    s_hist_t lag;       /* from the commit (committed_us), else from at_ms */
+    s_hist_t event_lag; /* from at_ms */
+    long unstamped;     /* deliveries without committed_us */
+    double now_ms;      /* the wall clock read once per drained socket (0: read it per message) */
 } s_run_t;
 
-static void s_lag(s_run_t *r, uint64_t seq, int64_t at_ms)
+static void s_hist_add(s_hist_t *h, double lag)
 {
-    (void)seq;
-    double lag = (r->now_ms ? r->now_ms : bench_wall_ms()) - (double)at_ms;
     if (lag < 0)
         lag = 0;
-    if (lag > r->lag_max)
-        r->lag_max = lag;
+    if (lag > h->max)
+        h->max = lag;
     size_t bin = (size_t)(lag / S_BIN_MS);
     if (bin >= S_BINS)
-        r->over++;
+        h->over++;
     else
-        r->hist[bin]++;
-    r->hist_n++;
+        h->bins[bin]++;
+    h->n++;
 }
 
-static double s_quantile(const s_run_t *r, double q)
+static double s_quantile(const s_hist_t *h, double q)
 {
-    if (!r->hist_n)
+    if (!h->n)
         return 0;
-    uint64_t rank = (uint64_t)(q * (double)r->hist_n + 0.999999), seen = 0;
+    uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999), seen = 0;
     for (size_t b = 0; b < S_BINS; b++) {
-        seen += r->hist[b];
+        seen += h->bins[b];
         if (seen >= rank)
             return (double)(b + 1) * S_BIN_MS; /* the bin's upper edge */
     }
-    return r->lag_max;
+    return h->max;
+}
+
+static void s_lag(s_run_t *r, const s_times_t *t)
+{
+    double now = r->now_ms ? r->now_ms : bench_wall_ms();
+    s_hist_add(&r->event_lag, now - t->at_ms);
+    if (!t->committed_ms)
+        r->unstamped++;
+    s_hist_add(&r->lag, now - (t->committed_ms ? t->committed_ms : t->at_ms));
 }
 
 /* A change with this seq reached subscriber s. */
-static void s_change(s_sub_t *s, uint64_t seq, int64_t at_ms)
+static void s_change(s_sub_t *s, uint64_t seq, const s_times_t *t)
 {
     s_run_t *r = s->run;
     if (!r->measuring) {
@@ -107,7 +129,7 @@ static void s_change(s_sub_t *s, uint64_t seq, int64_t at_ms)
         r->gaps++;
     s->last = seq;
     r->delivered++;
-    s_lag(r, seq, at_ms);
+    s_lag(r, t);
 }
 
 /* One stream message reached s: three frames, the topic, the seq as text and the
@@ -124,16 +146,18 @@ static void s_message(s_sub_t *s, const void *topic, size_t tn, const void *seqt
     memcpy(text, seqtext, sn);
     text[sn] = '\0';
     uint64_t seq = strtoull(text, NULL, 10);
-    /* Decoded once per change (for at_ms), not once per subscriber. */
+    /* Decoded once per change (for its times), not once per subscriber. */
     unsigned slot = (unsigned)(seq & (S_RING - 1));
     if (r->ring[slot].seq != seq) {
         Codispatch__V1__StreamChange *m = codispatch__v1__stream_change__unpack(NULL, bn, body);
         r->ring[slot].seq = seq;
-        r->ring[slot].at_ms = m ? m->at_ms : 0;
+        r->ring[slot].t.at_ms = m ? (double)m->at_ms : 0;
+        r->ring[slot].t.committed_ms =
+            m && m->has_committed_us ? (double)m->committed_us / 1000.0 : 0;
         if (m)
             codispatch__v1__stream_change__free_unpacked(m, NULL);
     }
-    s_change(s, seq, r->ring[slot].at_ms);
+    s_change(s, seq, &r->ring[slot].t);
 }
 
 /* Drains a libzmq SUB socket; returns the number of messages read. */
@@ -203,7 +227,9 @@ static void s_on_ws_text(void *arg, const char *text, size_t len)
         if (seq > s->last)
             s->last = seq;
     } else if (strncmp(text, "{\"type\":\"change\"", 16) == 0) {
-        s_change(s, s_json_u64(text, "\"seq\":"), (int64_t)s_json_u64(text, "\"at_ms\":"));
+        s_times_t t = {(double)s_json_u64(text, "\"at_ms\":"),
+                       (double)s_json_u64(text, "\"committed_us\":") / 1000.0};
+        s_change(s, s_json_u64(text, "\"seq\":"), &t);
     }
 }
 
@@ -342,7 +368,8 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     }
 
     s_run_t *r = calloc(1, sizeof *r);
-    r->hist = calloc(S_BINS, sizeof *r->hist);
+    r->lag.bins = calloc(S_BINS, sizeof *r->lag.bins);
+    r->event_lag.bins = calloc(S_BINS, sizeof *r->event_lag.bins);
     s_sub_t *subs = calloc((size_t)nsubs, sizeof *subs);
     s_prod_t prod = {0};
     void *ctx = bench_zmq_ctx((int)nsubs + 64);
@@ -481,9 +508,13 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     cJSON_AddNumberToObject(out, "delivered", (double)r->delivered);
     cJSON_AddNumberToObject(out, "missed", (double)(expected - r->delivered));
     cJSON_AddNumberToObject(out, "gaps", (double)r->gaps);
-    cJSON_AddNumberToObject(out, "lag_p50_ms", s_quantile(r, 0.50));
-    cJSON_AddNumberToObject(out, "lag_p99_ms", s_quantile(r, 0.99));
-    cJSON_AddNumberToObject(out, "lag_max_ms", r->lag_max);
+    cJSON_AddStringToObject(out, "lag_from", r->unstamped ? "at_ms" : "committed_us");
+    cJSON_AddNumberToObject(out, "lag_p50_ms", s_quantile(&r->lag, 0.50));
+    cJSON_AddNumberToObject(out, "lag_p99_ms", s_quantile(&r->lag, 0.99));
+    cJSON_AddNumberToObject(out, "lag_max_ms", r->lag.max);
+    cJSON_AddNumberToObject(out, "event_lag_p50_ms", s_quantile(&r->event_lag, 0.50));
+    cJSON_AddNumberToObject(out, "event_lag_p99_ms", s_quantile(&r->event_lag, 0.99));
+    cJSON_AddNumberToObject(out, "event_lag_max_ms", r->event_lag.max);
     cJSON_AddNumberToObject(out, "errors", (double)prod.errors);
     cli_print_json(out);
     rc = prod.errors ? CLI_REFUSED : CLI_OK;
@@ -501,7 +532,8 @@ done:
     if (ep >= 0)
         close(ep);
     free(subs);
-    free(r->hist);
+    free(r->lag.bins);
+    free(r->event_lag.bins);
     free(r);
     return rc;
 }

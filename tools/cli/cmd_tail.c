@@ -88,6 +88,8 @@ static void s_print_change(const cli_t *cli, const char *topic, uint64_t seq,
         cJSON_AddStringToObject(o, "type", "change");
         cJSON_AddNumberToObject(o, "seq", (double)seq);
         cJSON_AddNumberToObject(o, "at_ms", (double)c->at_ms);
+        if (c->has_committed_us)
+            cJSON_AddNumberToObject(o, "committed_us", (double)c->committed_us);
         cJSON_AddStringToObject(o, "topic", topic);
         cJSON_AddStringToObject(o, "kind", c->kind ? c->kind : "");
         if (c->call) {
