@@ -249,11 +249,16 @@ s_start "$tmp/restart" build/bench-restart.log
 ready_s=$(s_wait_ready "$t0")
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
 loaded=$(cli --json status | jq '.open_calls')
+# What a dashboard's first screen costs at this size: /api/snapshot answered, and the
+# server's own time rendering it.
+snapshot_s=$(curl -s -o /dev/null -w '%{time_total}' "http://$http/api/snapshot")
+render_s=$(curl -s "http://$http/metrics" | awk '$1 == "codispatch_http_snapshot_render_seconds" {print $2}')
 s_stop
 restart=$(jq -n --argjson calls "$open_calls" --argjson units "$units" \
     --argjson ready "$ready_s" --argjson rss "$rss_kb" --argjson loaded "$loaded" \
+    --argjson snap "${snapshot_s:-null}" --argjson render "${render_s:-null}" \
     '{open_calls: $calls, units: $units, loaded_open_calls: $loaded, ready_s: $ready,
-      rss_mb: ($rss / 1024)}')
+      rss_mb: ($rss / 1024), snapshot_s: $snap, snapshot_render_s: $render}')
 fi
 
 # ---------------------------------------------------------------- 4. offline simulation
@@ -318,6 +323,7 @@ jq -r '
   "| stream again, the bench on libzmq SUB sockets: gaps, missed; lag p50 / p99 (commit; event time) | \(.stream_libzmq.gaps), \(.stream_libzmq.missed) of \(.stream_libzmq.expected); \(r(.stream_libzmq.lag_p50_ms)) / \(r(.stream_libzmq.lag_p99_ms)) ms; \(r(.stream_libzmq.event_lag_p50_ms)) / \(r(.stream_libzmq.event_lag_p99_ms)) ms | | |",
   "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
   "| errors (intake 1 / 16 / 64 / 64 on libzmq, lifecycle, stream / on libzmq) | \(.intake_1.errors) / \(.intake_16.errors) / \(.intake_64.errors) / \(.intake_64_libzmq.errors), \(.lifecycle.errors), \(.stream.errors) / \(.stream_libzmq.errors) | 0 | \(ok(.intake_1; ([.intake_1.errors, .intake_16.errors, .intake_64.errors, .intake_64_libzmq.errors, .lifecycle.errors, .stream.errors, .stream_libzmq.errors] | add) == 0)) |",
+  "| /api/snapshot after that restart: answered in / rendered in | \(r(.restart.snapshot_s)) s / \(r(.restart.snapshot_render_s)) s | | |",
   "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
   "",
   "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql); load average at the end \(.machine.loadavg_at_end); \(.date)."

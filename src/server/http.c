@@ -148,14 +148,50 @@ static int s_send_queued(struct lws *wsi, http__session_t *s)
 
 /* ------------------------------------------------------------------ snapshots */
 
-/* The engine's state now, labelled with the last event applied. */
-static http__frame_t *s_render(const server_t *self, int64_t *seq)
+/* The engine's state now, labelled with the last event applied; the next rendering waits
+ * (HTTP_RENDER_*). */
+static http__frame_t *s_render(server_t *self, int64_t *seq)
 {
+    http_t *h = self->http;
+    uint64_t t0 = uv_hrtime();
     *seq = cd_engine_last_seq(self->engine);
     char *text = wire_json_snapshot((uint64_t)*seq, self->engine, server_now_ms());
     http__frame_t *f = s_frame_new(text, strlen(text));
     free(text);
+    uint64_t took_ms = (uv_hrtime() - t0) / 1000000;
+    uint64_t wait_ms = took_ms * (HTTP_RENDER_LOOP_SHARE - 1);
+    h->render_after = uv_now(self->loop) + took_ms +
+                      (wait_ms > HTTP_RENDER_GAP_MS ? wait_ms : HTTP_RENDER_GAP_MS);
+    h->renders++;
+    h->last_render_s = (double)(uv_hrtime() - t0) / 1e9;
     return f;
+}
+
+static void s_serve_waiting(server_t *self);
+
+static void s_free_handle(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+static void s_on_render_timer(uv_timer_t *t)
+{
+    server_t *self = t->data;
+    if (self->http)
+        s_serve_waiting(self);
+}
+
+/* True if a snapshot may be rendered now; else the timer will serve the waiting sessions
+ * when one may. */
+static bool s_may_render(server_t *self)
+{
+    http_t *h = self->http;
+    uint64_t now = uv_now(self->loop);
+    if (now >= h->render_after)
+        return true;
+    if (!uv_is_active((uv_handle_t *)h->render_timer))
+        uv_timer_start(h->render_timer, s_on_render_timer, h->render_after - now, 0);
+    return false;
 }
 
 static void s_unhold(http__session_t *s)
@@ -206,6 +242,8 @@ static void s_serve(server_t *self, http__session_t *s, http__frame_t **fresh, i
         return;
     if (!s->held) {
         if (!*fresh) {
+            if (!s_may_render(self))
+                return; /* it stays listed, wanting one */
             *fresh = s_render(self, fresh_seq);
             (*fresh)->refs++; /* the pass's own, dropped by s_pass_end */
         }
@@ -358,9 +396,14 @@ void http_broadcast(server_t *self, const char *json, int64_t seq)
 
 void http_on_committed(server_t *self)
 {
+    if (self->http)
+        s_serve_waiting(self);
+}
+
+/* One pass over the sessions that want a snapshot: one rendering shared by all of them. */
+static void s_serve_waiting(server_t *self)
+{
     http_t *h = self->http;
-    if (!h)
-        return;
     http__frame_t *fresh = NULL;
     int64_t seq = 0;
     for (http__session_t *s = h->sessions, *next; s; s = next) {
@@ -396,14 +439,19 @@ size_t http_ws_clients(const server_t *self)
     return self->http ? self->http->ws_clients : 0;
 }
 
-void http_ws_queues(const server_t *self, size_t *max_queued, size_t *bytes, unsigned long *resyncs)
+void http_stats(const server_t *self, http_stats_t *out)
 {
-    *max_queued = *bytes = 0;
-    *resyncs = self->http ? self->http->ws_resyncs : 0;
-    for (http__session_t *s = self->http ? self->http->sessions : NULL; s; s = s->next) {
-        if (s->queued > *max_queued)
-            *max_queued = s->queued;
-        *bytes += s->queued_bytes;
+    memset(out, 0, sizeof *out);
+    const http_t *h = self->http;
+    if (!h)
+        return;
+    out->ws_resyncs = h->ws_resyncs;
+    out->snapshots_rendered = h->renders;
+    out->last_render_s = h->last_render_s;
+    for (http__session_t *s = h->sessions; s; s = s->next) {
+        if (s->queued > out->ws_queue_max)
+            out->ws_queue_max = s->queued;
+        out->ws_queued_bytes += s->queued_bytes;
     }
 }
 
@@ -420,6 +468,9 @@ int http_open(server_t *self, const char *address, char *err, size_t errlen)
     host[colon - address] = '\0';
     http_t *h = cd_xcalloc(1, sizeof *h);
     h->snapshots = cd_throttle_new(HTTP_SNAPSHOT_BURST, HTTP_SNAPSHOT_PER_S, 4096);
+    h->render_timer = cd_xmalloc(sizeof *h->render_timer);
+    uv_timer_init(self->loop, h->render_timer);
+    h->render_timer->data = self;
     self->http = h;
     http__server = self;
     lws_set_log_level(LLL_ERR, NULL);
@@ -477,6 +528,7 @@ void http_close(server_t *self)
     if (h->ctx)
         lws_context_destroy(h->ctx); /* its handles close as the loop runs on */
     cd_throttle_destroy(&h->snapshots);
+    uv_close((uv_handle_t *)h->render_timer, s_free_handle);
     free(h);
     self->http = NULL;
 }

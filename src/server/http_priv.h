@@ -59,6 +59,10 @@ struct http {
     size_t ws_clients;
     unsigned long ws_resyncs; /* clients sent a snapshot for being too far behind */
     cd_throttle_t *snapshots; /* by peer address: HTTP_SNAPSHOT_* (http_api.c) */
+    uint64_t render_after;    /* loop time before which no snapshot is rendered (HTTP_RENDER_*) */
+    uv_timer_t *render_timer; /* serves the sessions waiting for it; owned, freed on close */
+    unsigned long renders;
+    double last_render_s;
 };
 
 /* libwebsockets callbacks reach the server through this (http.c; NULL once closed). */

@@ -178,9 +178,8 @@ char *metrics_render(const server_t *self)
           "# HELP codispatch_websocket_clients Dashboards connected over WebSocket.\n"
           "# TYPE codispatch_websocket_clients gauge\ncodispatch_websocket_clients %zu\n",
           http_ws_clients(self));
-    size_t ws_max, ws_bytes;
-    unsigned long ws_resyncs;
-    http_ws_queues(self, &ws_max, &ws_bytes, &ws_resyncs);
+    http_stats_t hs;
+    http_stats(self, &hs);
     s_add(&b,
           "# HELP codispatch_websocket_queue_max The longest WebSocket send queue (messages).\n"
           "# TYPE codispatch_websocket_queue_max gauge\ncodispatch_websocket_queue_max %zu\n"
@@ -189,8 +188,16 @@ char *metrics_render(const server_t *self)
           "codispatch_websocket_queued_bytes %zu\n"
           "# HELP codispatch_websocket_resyncs_total Clients too far behind, sent a snapshot "
           "instead.\n# TYPE codispatch_websocket_resyncs_total counter\n"
-          "codispatch_websocket_resyncs_total %lu\n",
-          ws_max, ws_bytes, ws_resyncs);
+          "codispatch_websocket_resyncs_total %lu\n"
+          "# HELP codispatch_http_snapshots_rendered_total Snapshots rendered for /ws and "
+          "/api/snapshot (each shared by the sessions waiting for it).\n"
+          "# TYPE codispatch_http_snapshots_rendered_total counter\n"
+          "codispatch_http_snapshots_rendered_total %lu\n"
+          "# HELP codispatch_http_snapshot_render_seconds How long the last one took.\n"
+          "# TYPE codispatch_http_snapshot_render_seconds gauge\n"
+          "codispatch_http_snapshot_render_seconds %.6f\n",
+          hs.ws_queue_max, hs.ws_queued_bytes, hs.ws_resyncs, hs.snapshots_rendered,
+          hs.last_render_s);
     s_add(&b,
           "# HELP codispatch_tablets_connected Tablets connected on the units socket.\n"
           "# TYPE codispatch_tablets_connected gauge\ncodispatch_tablets_connected %zu\n",

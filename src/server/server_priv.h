@@ -30,6 +30,13 @@ typedef struct reports reports_t; /* reports.c */
  * or NAT share it (http_api.c). */
 #define HTTP_SNAPSHOT_BURST 20
 #define HTTP_SNAPSHOT_PER_S 5
+/* And whoever asks (any address, /ws and /api/snapshot together), a new snapshot is rendered
+ * at most every HTTP_RENDER_GAP_MS, and never more than 1/HTTP_RENDER_LOOP_SHARE of the loop's
+ * time (the wait after a rendering is (HTTP_RENDER_LOOP_SHARE - 1) times as long as it took):
+ * with a large state, dashboards in a connect loop must not keep the loop from the consoles.
+ * The sessions asking meanwhile wait and share the next one (http.c). */
+#define HTTP_RENDER_GAP_MS     100
+#define HTTP_RENDER_LOOP_SHARE 10
 
 #define METRIC_KINDS    128 /* Envelope body cases */
 #define METRIC_RESULTS  10  /* 0 ok, then -cd_code_t */
@@ -148,10 +155,14 @@ void http_on_committed(server_t *self);
 /* A batch was lost: snapshots showing its state are rendered again after the reload. */
 void http_on_lost(server_t *self);
 size_t http_ws_clients(const server_t *self);
-/* The longest WebSocket queue (messages), all queued bytes, and how many times a client was
- * too far behind and started over from a snapshot. */
-void http_ws_queues(const server_t *self, size_t *max_queued, size_t *bytes,
-                    unsigned long *resyncs);
+typedef struct http_stats {
+    size_t ws_queue_max;      /* the longest WebSocket queue (messages) */
+    size_t ws_queued_bytes;   /* in all of them */
+    unsigned long ws_resyncs; /* clients too far behind, started over from a snapshot */
+    unsigned long snapshots_rendered;
+    double last_render_s; /* how long the last rendering took */
+} http_stats_t;
+void http_stats(const server_t *self, http_stats_t *out);
 
 /* metrics.c: Prometheus text (malloc'd); the bucket bounds the histograms use. */
 char *metrics_render(const server_t *self);
