@@ -281,14 +281,8 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
      * events.request_id: a retry of a command older than the reply cache's window, which the
      * cache took for new.  The load looks every request id of these batches up, so such a
      * retry is answered from the log next time instead of refusing a batch again. */
-    for (size_t i = 0; i < self->n_flight; i++) {
-        const store_batch_t *b = &self->flight[(self->flight_head + i) % STORE_MAX_FLIGHT];
-        for (size_t k = 0; k < b->events.len; k++)
-            if (b->events.items[k].request_id[0])
-                store__recheck_add(self, b->events.items[k].request_id);
-        for (size_t k = 0; k < b->n_requests; k++)
-            store__recheck_add(self, b->requests[k]->id);
-    }
+    for (size_t i = 0; i < self->n_flight; i++)
+        store__recheck_batch(self, &self->flight[(self->flight_head + i) % STORE_MAX_FLIGHT]);
     char why[600];
     snprintf(why, sizeof why, "the database refused a batch: %s", error);
     fprintf(stderr, "codispatchd: %s; reloading state\n", why);
