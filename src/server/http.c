@@ -158,12 +158,15 @@ static http__frame_t *s_render(server_t *self, int64_t *seq)
     char *text = wire_json_snapshot((uint64_t)*seq, self->engine, server_now_ms());
     http__frame_t *f = s_frame_new(text, strlen(text));
     free(text);
-    uint64_t took_ms = (uv_hrtime() - t0) / 1000000;
-    uint64_t wait_ms = took_ms * (HTTP_RENDER_LOOP_SHARE - 1);
-    h->render_after = uv_now(self->loop) + took_ms +
-                      (wait_ms > HTTP_RENDER_GAP_MS ? wait_ms : HTTP_RENDER_GAP_MS);
+    uint64_t took_ns = uv_hrtime() - t0;
+    uint64_t wait_ms = took_ns / 1000000 * (HTTP_RENDER_LOOP_SHARE - 1);
+    /* From now, not from the loop time cached when this turn began: what the turn did before
+     * must not shorten the wait. */
+    uv_update_time(self->loop);
+    h->render_after =
+        uv_now(self->loop) + (wait_ms > HTTP_RENDER_GAP_MS ? wait_ms : HTTP_RENDER_GAP_MS);
     h->renders++;
-    h->last_render_s = (double)(uv_hrtime() - t0) / 1e9;
+    h->last_render_s = (double)took_ns / 1e9;
     return f;
 }
 
@@ -181,16 +184,23 @@ static void s_on_render_timer(uv_timer_t *t)
         s_serve_waiting(self);
 }
 
+/* The timer serves the sessions waiting for a snapshot as soon as one may be rendered. */
+static void s_serve_soon(server_t *self)
+{
+    http_t *h = self->http;
+    uint64_t now = uv_now(self->loop);
+    if (!uv_is_active((uv_handle_t *)h->render_timer))
+        uv_timer_start(h->render_timer, s_on_render_timer,
+                       h->render_after > now ? h->render_after - now : 0, 0);
+}
+
 /* True if a snapshot may be rendered now; else the timer will serve the waiting sessions
  * when one may. */
 static bool s_may_render(server_t *self)
 {
-    http_t *h = self->http;
-    uint64_t now = uv_now(self->loop);
-    if (now >= h->render_after)
+    if (uv_now(self->loop) >= self->http->render_after)
         return true;
-    if (!uv_is_active((uv_handle_t *)h->render_timer))
-        uv_timer_start(h->render_timer, s_on_render_timer, h->render_after - now, 0);
+    s_serve_soon(self);
     return false;
 }
 
@@ -381,6 +391,7 @@ void http_broadcast(server_t *self, const char *json, int64_t seq)
             s_drop_queue(s);
             s->want_snapshot = true;
             h->ws_resyncs++;
+            s_serve_soon(self); /* not at the next commit, which may be long in coming */
             continue;
         }
         /* A session with frames queued already asked to be told when it is writable, and

@@ -82,7 +82,7 @@ int http__respond(struct lws *wsi, http__session_t *s, unsigned status, const ch
 bool http__token_ok(struct lws *wsi, http__session_t *s); /* s NULL: a WebSocket upgrade */
 /* A WebSocket upgrade, its token checked: false (refused with 503 and why) when --max-ws
  * clients are connected.  Not limited by address: a room of screens (or the bench's hundred)
- * may connect at once, and sessions that start in one loop turn share one snapshot. */
+ * may connect at once, and the sessions waiting for a snapshot share one rendering. */
 bool http__ws_admit(struct lws *wsi);
 void http__forget_report(http__session_t *s); /* the session closes: drop the answer */
 

@@ -48,24 +48,13 @@ void store__recheck_add(store_t *self, const char *request_id)
     self->recheck_n++;
 }
 
-static bool s_batch_has_request(const store_batch_t *b, const char *request_id)
-{
-    for (size_t i = 0; i < b->n_requests; i++)
-        if (strcmp(b->requests[i]->id, request_id) == 0)
-            return true;
-    return false;
-}
-
 void store__recheck_batch(store_t *self, const store_batch_t *b)
 {
-    for (size_t k = 0; k < b->n_requests; k++)
+    /* Its requests only: an event's request id is its command's, whose reply was recorded in
+     * the same batch (control.c records it as the command is applied, before any flush), and
+     * adding both used STORE_RECHECK_MAX up twice as fast. */
+    for (size_t k = 0; k < b->n_requests && self->recheck_n < STORE_RECHECK_MAX; k++)
         store__recheck_add(self, b->requests[k]->id);
-    /* A command's first event carries the id its reply was recorded under: once is enough
-     * (the list holds at most STORE_RECHECK_MAX).  This runs only after a refused batch. */
-    for (size_t k = 0; k < b->events.len; k++)
-        if (b->events.items[k].request_id[0] &&
-            !s_batch_has_request(b, b->events.items[k].request_id))
-            store__recheck_add(self, b->events.items[k].request_id);
 }
 
 /* Adds the replies of rows (request_id, kind, seq, at_ms, reply) to the cache.  With recheck,

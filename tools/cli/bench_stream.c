@@ -508,7 +508,10 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     cJSON_AddNumberToObject(out, "delivered", (double)r->delivered);
     cJSON_AddNumberToObject(out, "missed", (double)(expected - r->delivered));
     cJSON_AddNumberToObject(out, "gaps", (double)r->gaps);
-    cJSON_AddStringToObject(out, "lag_from", r->unstamped ? "at_ms" : "committed_us");
+    if (r->lag.n)
+        cJSON_AddStringToObject(out, "lag_from", r->unstamped ? "at_ms" : "committed_us");
+    else
+        cJSON_AddNullToObject(out, "lag_from"); /* nothing was delivered */
     cJSON_AddNumberToObject(out, "lag_p50_ms", s_quantile(&r->lag, 0.50));
     cJSON_AddNumberToObject(out, "lag_p99_ms", s_quantile(&r->lag, 0.99));
     cJSON_AddNumberToObject(out, "lag_max_ms", r->lag.max);
