@@ -4,6 +4,7 @@
  * /metrics, /api/snapshot and the dashboard from the server's own loop. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 
 #include <zmq.h>
 
+#include "bench_ws.h"
 #include "harness.h"
 
 static harness_t *h;
@@ -341,7 +343,7 @@ static const char s_upgrade[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade:
 /* Opens a WebSocket to /ws: the socket, open, and the HTTP status of the answer. */
 static int s_ws_open(int *status)
 {
-    int fd = harness_http_send(h, s_upgrade, 15); /* a snapshot may wait for its turn */
+    int fd = harness_http_send(h, s_upgrade, 5);
     ck_assert_int_ge(fd, 0);
     char buf[64] = "";
     ssize_t n = read(fd, buf, sizeof buf - 1); /* the status line fits in the first read */
@@ -415,41 +417,35 @@ START_TEST(dashboards_capped_and_snapshots_limited)
 }
 END_TEST
 
-static const char *s_find(const char *from, const char *end, const char *what)
+/* What s_ws_wait looks for among a dashboard's messages. */
+typedef struct s_ws_want {
+    const char *prefix;   /* the message starts with this */
+    const char *contains; /* and holds this, or NULL */
+    char *found;          /* a copy of the first such message (malloc'd) */
+} s_ws_want_t;
+
+static void s_ws_on_text(void *arg, const char *text, size_t len)
 {
-    return from < end ? memmem(from, (size_t)(end - from), what, strlen(what)) : NULL;
+    s_ws_want_t *w = arg;
+    if (!w->found && strncmp(text, w->prefix, strlen(w->prefix)) == 0 &&
+        (!w->contains || strstr(text, w->contains)))
+        w->found = strndup(text, len);
 }
 
-/* Reads a WebSocket into buf until text holding both needles has arrived after from (the
- * server's frames are unmasked text, so the JSON can be read straight out of the byte
- * stream; when buf is full, all but its last 64 kB is dropped, as what is looked for is
- * short); returns where the first needle starts, or NULL after 10 s. */
-static const char *s_ws_until(int fd, char *buf, size_t cap, size_t *len, size_t from,
-                              const char *first, const char *also)
+/* Reads a dashboard's messages (bench_ws: the bench's WebSocket client) until one starts with
+ * prefix and holds contains; returns a copy (malloc'd), or NULL after 15 s (a snapshot may
+ * wait for its turn) or if the connection ends. */
+static char *s_ws_wait(bench_ws_t *ws, const char *prefix, const char *contains)
 {
-    long long deadline = harness_now_ms() + 10000;
-    const char *end;
-    for (;;) {
-        if (*len >= cap - 1) { /* a large snapshot: keep its end, where the text may be */
-            size_t keep = 65536, drop = *len - keep;
-            memmove(buf, buf + drop, keep);
-            *len = keep;
-            from = from > drop ? from - drop : 0;
-        }
-        end = buf + *len; /* frame headers hold NULs: memmem, not strstr */
-        for (const char *p = s_find(buf + from, end, first); p; p = s_find(p + 1, end, first)) {
-            const char *next = s_find(p + 1, end, first); /* also must be in this piece */
-            const char *a = also ? s_find(p, end, also) : p;
-            if (a && (!next || a < next) && memchr(a, '}', (size_t)(end - a)))
-                return p;
-        }
-        if (harness_now_ms() >= deadline)
-            return NULL;
-        ssize_t n = read(fd, buf + *len, cap - 1 - *len); /* SO_RCVTIMEO: harness_http_send */
-        if (n <= 0)
-            return NULL;
-        *len += (size_t)n;
+    s_ws_want_t w = {prefix, contains, NULL};
+    long long deadline = harness_now_ms() + 15000;
+    while (!w.found && harness_now_ms() < deadline) {
+        struct pollfd p = {.fd = bench_ws_fd(ws), .events = POLLIN};
+        poll(&p, 1, 100);
+        if (bench_ws_read(ws, s_ws_on_text, &w) < 0)
+            break;
     }
+    return w.found;
 }
 
 /* The suite's server takes 3 dashboards (--max-ws 3): the earlier tests' have gone. */
@@ -464,32 +460,24 @@ START_TEST(ws_changes_carry_the_commit_time)
 {
     harness_ensure_up(h);
     s_dashboards_gone();
-    int status, fd = s_ws_open(&status);
-    ck_assert_int_eq(status, 101);
-    static char buf[1 << 20];
-    size_t len = 0;
+    bench_ws_t *ws = bench_ws_connect(harness_http(h), "/ws");
+    ck_assert_ptr_nonnull(ws);
     /* The snapshot first: a call committed before it is in it, and no change follows. */
-    ck_assert_ptr_nonnull(s_ws_until(fd, buf, sizeof buf, &len, 0, "{\"type\":\"snapshot\"", NULL));
-    size_t after_snapshot = len;
+    char *snapshot = s_ws_wait(ws, "{\"type\":\"snapshot\"", NULL);
+    ck_assert_ptr_nonnull(snapshot);
+    free(snapshot);
     Codispatch__V1__Envelope *r = harness_create_call(h, "live-ws-stamp-1", "other", 4, 34, -118);
     ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
     char want[64];
     snprintf(want, sizeof want, "\"call_id\":\"%s\"", r->call->call_id);
     cdc_envelope_free(r);
-    /* Changes until the call's (each read whole: up to its stamp, the last field). */
-    const char *change = NULL, *stamp = NULL;
-    for (size_t from = after_snapshot; !stamp; from = (size_t)(change - buf) + 1) {
-        change = s_ws_until(fd, buf, sizeof buf, &len, from, "{\"type\":\"change\"",
-                            "\"committed_us\":");
-        ck_assert_msg(change, "no change for the new call on /ws, or one without committed_us");
-        const char *end = buf + len, *st = s_find(change, end, "\"committed_us\":");
-        const char *w = s_find(change, end, want);
-        if (w && w < st)
-            stamp = st;
-    }
-    buf[len] = '\0'; /* the numbers below end before it */
-    s_check_commit_time(atoll(s_find(change, stamp, "\"at_ms\":") + 8), atoll(stamp + 15));
-    close(fd);
+    char *change = s_ws_wait(ws, "{\"type\":\"change\"", want);
+    ck_assert_msg(change, "no change for the new call on /ws");
+    const char *stamp = strstr(change, "\"committed_us\":");
+    ck_assert_msg(stamp, "the change carries no committed_us: %s", change);
+    s_check_commit_time(atoll(strstr(change, "\"at_ms\":") + 8), atoll(stamp + 15));
+    free(change);
+    bench_ws_destroy(&ws);
 }
 END_TEST
 
@@ -500,17 +488,16 @@ START_TEST(snapshot_renderings_are_spaced)
 {
     harness_ensure_up(h);
     s_dashboards_gone();
-    static char buf[1 << 20];
     double before = harness_scrape(h, "codispatch_http_snapshots_rendered_total");
     long long t0 = harness_now_ms();
     enum { CONNECTS = 4 };
     for (int i = 0; i < CONNECTS; i++) {
-        int status, fd = s_ws_open(&status);
-        ck_assert_int_eq(status, 101);
-        size_t len = 0;
-        ck_assert_ptr_nonnull(
-            s_ws_until(fd, buf, sizeof buf, &len, 0, "{\"type\":\"snapshot\"", NULL));
-        close(fd);
+        bench_ws_t *ws = bench_ws_connect(harness_http(h), "/ws");
+        ck_assert_ptr_nonnull(ws);
+        char *snapshot = s_ws_wait(ws, "{\"type\":\"snapshot\"", NULL);
+        ck_assert_ptr_nonnull(snapshot);
+        free(snapshot);
+        bench_ws_destroy(&ws);
     }
     long long elapsed = harness_now_ms() - t0;
     double renders = harness_scrape(h, "codispatch_http_snapshots_rendered_total") - before;
