@@ -1,10 +1,11 @@
 /*  zsock.h — a ZeroMQ socket served by the libuv loop.
  *
  *  ZMQ_FD is edge-triggered: it signals only when ZMQ_EVENTS changes, and sending can consume
- *  the edge.  So a zsock drains (reads ZMQ_EVENTS, receives until nothing is ready) on every
- *  poll wake-up and again, from an idle handle, after every send.  A drain takes at most a
- *  budget of messages per loop turn, so one flooding peer cannot starve the database and the
- *  other sockets; the rest is read on the next turn.
+ *  the edge.  So a zsock drains (receives until libzmq says EAGAIN; that receive has read the
+ *  commands behind the edge, so the next one fires again) on every poll wake-up and again,
+ *  from an idle handle, after every send.  A drain takes at most a budget of messages per loop
+ *  turn, so one flooding peer cannot starve the database and the other sockets; the rest is
+ *  read on the next turn.
  *
  *  Messages are handed over whole (all frames of a multipart message), at most
  *  ZSOCK_MAX_FRAMES frames; a message with more frames is reported with `truncated` set (its
