@@ -157,15 +157,18 @@ char *metrics_render(const server_t *self)
                 self->batch_size, s_size_le, 1, self->batch_events_sum, self->batches);
     s_histogram(&b, "codispatch_commit_seconds", "Time from sending a batch to its COMMIT.",
                 self->commit_ms, s_ms_le, 0.001, self->commit_seconds_sum, self->batches);
-    unsigned long sent, behind;
-    store_batch_counts(self->store, &sent, &behind);
+    unsigned long sent, behind, held;
+    store_batch_counts(self->store, &sent, &behind, &held);
     s_add(&b,
           "# HELP codispatch_batches_sent_total Group-commit batches sent to PostgreSQL.\n"
           "# TYPE codispatch_batches_sent_total counter\ncodispatch_batches_sent_total %lu\n"
           "# HELP codispatch_batches_pipelined_total Batches sent while the one before was still "
           "in flight.\n# TYPE codispatch_batches_pipelined_total counter\n"
-          "codispatch_batches_pipelined_total %lu\n",
-          sent, behind);
+          "codispatch_batches_pipelined_total %lu\n"
+          "# HELP codispatch_batches_held_total Batches held back while another was in flight, "
+          "until they carried half the recent demand or that one committed.\n"
+          "# TYPE codispatch_batches_held_total counter\ncodispatch_batches_held_total %lu\n",
+          sent, behind, held);
     s_add(&b,
           "# HELP codispatch_requests_total Messages received on the sockets.\n"
           "# TYPE codispatch_requests_total counter\ncodispatch_requests_total %lu\n",

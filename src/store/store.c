@@ -330,6 +330,17 @@ void store_flush(store_t *self)
     cd_engine_take_events(self->engine, &self->open.events);
     if (self->open.events.len == 0 && self->open.n_requests == 0)
         return;
+    /* A second batch waits for company (cd_batch_gate.h), at most until the first commits. */
+    size_t waiting = self->open.n_requests;
+    for (size_t i = 0; i < self->n_flight; i++)
+        waiting += self->flight[(self->flight_head + i) % STORE_MAX_FLIGHT].n_requests;
+    cd_batch_gate_note(&self->gate, (int64_t)uv_now(self->loop), waiting);
+    if (!cd_batch_gate_send(&self->gate, self->n_flight, self->open.n_requests)) {
+        self->open_held = true;
+        return;
+    }
+    self->batches_held += self->open_held;
+    self->open_held = false;
     /* The open batch takes the next free slot of the ring (swap, so buffers are reused). */
     store_batch_t *b = &self->flight[(self->flight_head + self->n_flight) % STORE_MAX_FLIGHT];
     store_batch_t tmp = *b;
@@ -552,10 +563,12 @@ const char *store_last_error(const store_t *self)
     return self->last_error;
 }
 
-void store_batch_counts(const store_t *self, unsigned long *sent, unsigned long *behind)
+void store_batch_counts(const store_t *self, unsigned long *sent, unsigned long *behind,
+                        unsigned long *held)
 {
     *sent = self->batches_sent;
     *behind = self->batches_behind;
+    *held = self->batches_held;
 }
 
 int64_t store_committed_seq(const store_t *self)

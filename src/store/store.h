@@ -123,11 +123,15 @@ bool store_note_demographics_id(store_t *self, const char *request_id, int64_t a
 void store_forget_demographics_id(store_t *self, const char *request_id);
 
 /* Sends the next batch if there is something to send and fewer than STORE_MAX_FLIGHT (2)
- * batches in flight.  Call once per loop turn, after the turn's commands were applied. */
+ * batches in flight; with one in flight, only once the gate lets it (cd_batch_gate.h: half
+ * the recent demand; it is sent anyway when the one in flight commits).  Call once per loop
+ * turn, after the turn's commands were applied. */
 void store_flush(store_t *self);
 
-/* Batches sent since start, and how many of them went while another was still in flight. */
-void store_batch_counts(const store_t *self, unsigned long *sent, unsigned long *behind);
+/* Batches sent since start, how many of them went while another was still in flight, and how
+ * many the gate held before sending. */
+void store_batch_counts(const store_t *self, unsigned long *sent, unsigned long *behind,
+                        unsigned long *held);
 
 /* Drops closed calls and old idempotency records from memory (and old records from
  * PostgreSQL).  now_ms is wall-clock time. */

@@ -5,6 +5,7 @@
 #ifndef STORE_PRIV_H
 #define STORE_PRIV_H
 
+#include "cd_batch_gate.h"
 #include "pgc.h"
 #include "store.h"
 
@@ -35,6 +36,9 @@ struct store {
     store_batch_t flight[STORE_MAX_FLIGHT]; /* sent, awaiting commit: a ring, oldest first */
     size_t flight_head, n_flight;
     unsigned long batches_sent, batches_behind; /* behind: sent while another was in flight */
+    unsigned long batches_held; /* sent after the gate held them for company (cd_batch_gate.h) */
+    cd_batch_gate_t gate;
+    bool open_held;      /* the open batch was held at least once */
     uint64_t generation; /* bumped on every loss, so late callbacks can tell they are stale */
     uv_timer_t retry;
     char last_error[512];
