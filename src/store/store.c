@@ -330,12 +330,14 @@ void store_flush(store_t *self)
     cd_engine_take_events(self->engine, &self->open.events);
     if (self->open.events.len == 0 && self->open.n_requests == 0)
         return;
-    /* A second batch waits for company (cd_batch_gate.h), at most until the first commits. */
+    /* A second batch waits for company (cd_batch_gate.h), at most until the first commits; a
+     * full one (--max-batch, past which new commands are answered BUSY) goes at once. */
     size_t waiting = self->open.n_requests;
     for (size_t i = 0; i < self->n_flight; i++)
         waiting += self->flight[(self->flight_head + i) % STORE_MAX_FLIGHT].n_requests;
     cd_batch_gate_note(&self->gate, (int64_t)uv_now(self->loop), waiting);
-    if (!cd_batch_gate_send(&self->gate, self->n_flight, self->open.n_requests)) {
+    if (!cd_batch_gate_send(&self->gate, self->n_flight, self->open.n_requests) &&
+        self->open.n_requests < self->opt.max_batch_commands) {
         self->open_held = true;
         return;
     }
