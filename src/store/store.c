@@ -70,6 +70,7 @@ static void s_discard_uncommitted(store_t *self, const char *why)
 {
     self->generation++;
     s_batch_clear(&self->open);
+    self->open_held = false; /* that batch is gone: it must not count as held when sent */
     for (size_t i = 0; i < STORE_MAX_FLIGHT; i++)
         s_batch_clear(&self->flight[i]);
     self->flight_head = self->n_flight = 0;
