@@ -32,7 +32,8 @@ typedef struct cd_batch_gate {
 /* Records that `waiting` requests (in flight and gathering) wait at now_ms. */
 void cd_batch_gate_note(cd_batch_gate_t *self, int64_t now_ms, size_t waiting);
 
-/* The demand: the most requests seen waiting over the last one to two windows. */
+/* The demand: the most requests seen waiting in the current window and the one before it
+ * (windows on fixed boundaries: the last 100 to 200 ms). */
 size_t cd_batch_gate_demand(const cd_batch_gate_t *self);
 
 /* Whether a batch of `gathered` requests should be sent now, with `in_flight` batches already
