@@ -45,6 +45,14 @@ static bool s_recv_one(zsock_t *self)
         zmq_msg_init(&part);
         if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&part);
+            if (n == 0 && zmq_errno() != EAGAIN) {
+                /* Refused before reading (EFSM: a REP socket owes a reply): libzmq did not look
+                 * at its mailbox, so ask ZMQ_EVENTS once, which does, or the mailbox's
+                 * descriptor stays readable and wakes the loop for nothing. */
+                int events;
+                size_t len = sizeof events;
+                zmq_getsockopt(self->sock, ZMQ_EVENTS, &events, &len);
+            }
             break; /* EAGAIN before the first frame; later frames of a message are atomic */
         }
         bool more = zmq_msg_more(&part);
