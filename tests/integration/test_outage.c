@@ -209,9 +209,10 @@ END_TEST
 
 /* The batch gate (cd_batch_gate.h): with a slow batch in flight (a trigger made for this test
  * sleeps 0.5 s in it) and ten calls sent behind it, one more call, alone, is held while the ten
- * are in flight, and goes when the batch ahead of it commits: every call is answered, in
- * order, nothing is stranded, and /metrics counts the hold.  (Its trigger has a name of its
- * own, so that a failure here leaves nothing in the way of the next test.) */
+ * are in flight, and goes when the batch ahead of it commits: every call is answered (the
+ * slow one first, the late one last), nothing is stranded, and /metrics counts the hold.  (Its
+ * trigger has a name of its own, so that a failure here leaves nothing in the way of the next
+ * test.) */
 START_TEST(a_held_batch_goes_when_the_one_before_commits)
 {
     ck_assert_int_eq(
@@ -249,20 +250,25 @@ START_TEST(a_held_batch_goes_when_the_one_before_commits)
                                           "'hold-%'"),
                      12);
     ck_assert_int_eq(harness_sql_count(h, "SELECT max(seq) - count(*) FROM events"), 0);
-    /* When the ten went in one transaction (the usual case: they arrive in one loop turn),
-     * the late call came while two batches were in flight, and at the first commit found one
-     * batch of ten ahead and a demand of eleven: it was held.  Should the first of the ten
-     * arrive a turn before the rest, it goes alone behind the slow one and the late call joins
-     * the other nine in a batch that is not held; then only the answers above are checked. */
+    /* When the slow call, the ten and the late call went in three transactions (the usual
+     * case: the ten arrive in one loop turn, the late one in a later turn), the late call came
+     * while two batches were in flight, and at the first commit found one batch of ten ahead
+     * and a demand of eleven: it was held.  Should the first of the ten arrive a turn before
+     * the rest (it goes alone behind the slow one and the late call joins the other nine), or
+     * the late call in the same turn as the ten (a stalled loop), nothing is held; then only
+     * the answers above are checked.  At least one hold, not exactly one: a timer's events
+     * (no request of their own) are also held while a batch is in flight. */
     int burst_xacts = harness_sql_count(h, "SELECT count(DISTINCT xmin::text) FROM events "
                                            "WHERE request_id LIKE 'hold-burst-%'");
-    if (burst_xacts == 1)
-        ck_assert_double_eq(harness_scrape(h, "codispatch_batches_held_total") - held0, 1);
+    int all_xacts = harness_sql_count(h, "SELECT count(DISTINCT xmin::text) FROM events "
+                                         "WHERE request_id LIKE 'hold-%'");
+    if (burst_xacts == 1 && all_xacts == 3)
+        ck_assert_double_ge(harness_scrape(h, "codispatch_batches_held_total") - held0, 1);
     else
         fprintf(stderr,
                 "a_held_batch_goes_when_the_one_before_commits: the ten went in %d "
-                "transactions\n",
-                burst_xacts);
+                "transactions, all twelve in %d\n",
+                burst_xacts, all_xacts);
     ck_assert_int_eq(harness_sql_exec(h, "DROP TRIGGER test_hold_slow ON events; "
                                          "DROP FUNCTION test_hold_slow()"),
                      0);
