@@ -26,7 +26,7 @@ static void s_bucket(unsigned long *counts, const double *le, double v)
 
 void metrics_observe_flush(server_t *self, const cd_event_log_t *events)
 {
-    if (self->n_flushed == STORE_MAX_FLIGHT) /* cannot happen: the store sends no more */
+    if (self->n_flushed == STORE_MAX_FLIGHT + 1) /* cannot happen: the store sends no more */
         return;
     self->flushed[self->n_flushed].last_seq = events->items[events->len - 1].seq;
     self->flushed[self->n_flushed].ns = uv_hrtime();

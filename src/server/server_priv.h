@@ -71,7 +71,9 @@ struct server {
         int64_t last_seq;
         uint64_t ns;
         size_t events;
-    } flushed[STORE_MAX_FLIGHT]; /* when each batch in flight was sent, oldest first */
+    } flushed[STORE_MAX_FLIGHT + 1]; /* when each batch in flight was sent, oldest first; one
+                                      * more than the ring: the store sends the next batch
+                                      * before it tells of the last commit */
     size_t n_flushed;
     cd_engine_t *engine;
     store_t *store;

@@ -68,7 +68,6 @@ static void s_note_error(store_t *self, const char *why)
 /* Everything not committed is gone: the engine goes back to what PostgreSQL holds. */
 static void s_discard_uncommitted(store_t *self, const char *why)
 {
-    self->generation++;
     s_batch_clear(&self->open);
     self->open_held = false; /* that batch is gone: it must not count as held when sent */
     for (size_t i = 0; i < STORE_MAX_FLIGHT; i++)
@@ -117,6 +116,12 @@ static void s_on_pg_state(pgc_t *pg, pgc_state_t state, const char *why, void *a
     s_note_error(self, why);
     if (was_up)
         fprintf(stderr, "codispatchd: database unavailable: %s; reconnecting\n", why);
+    if (self->telling) {
+        /* The server is being told of a commit made before this loss (a batch sent meanwhile
+         * failed): it hears of that first, then of the loss. */
+        self->loss_deferred = true;
+        return;
+    }
     s_discard_uncommitted(self, why);
 }
 
@@ -262,17 +267,34 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
     if (ok) {
         store_batch_t *b = &self->flight[self->flight_head];
         self->committed_seq = b->last_seq;
-        /* The slot stays taken while the server is told, in case that flushes again; and if
-         * anything it does loses the connection, the discard has emptied the ring already. */
-        uint64_t generation = self->generation;
-        if (self->cb.on_committed)
-            self->cb.on_committed(self->arg, self->committed_seq, &b->events);
-        if (self->generation != generation)
-            return;
+        /* Out of the ring, and the next batch (held for this commit, or gathered meanwhile)
+         * sent, before the server is told: answering the batch's consoles and publishing its
+         * changes takes long enough that PostgreSQL, with nothing else to run, would idle
+         * through it.  A loss meanwhile waits until the server has been told (s_on_pg_state):
+         * this batch committed whatever happens next. */
+        cd_event_log_t told = b->events;
+        b->events = self->told; /* an empty log with room, reused from batch to batch */
+        memset(&self->told, 0, sizeof self->told);
         s_batch_clear(b);
         self->flight_head = (self->flight_head + 1) % STORE_MAX_FLIGHT;
         self->n_flight--;
-        store_flush(self); /* what gathered meanwhile goes now */
+        bool nested = self->telling; /* never expected: results come from the loop, not here */
+        self->telling = true;
+        store_flush(self);
+        if (self->cb.on_committed)
+            self->cb.on_committed(self->arg, self->committed_seq, &told);
+        self->telling = nested;
+        cd_event_log_clear(&told);
+        if (self->told.cap == 0)
+            self->told = told;
+        else
+            cd_event_log_release(&told);
+        if (!nested && self->loss_deferred) {
+            self->loss_deferred = false;
+            s_discard_uncommitted(self, self->last_error);
+            return;
+        }
+        store_flush(self); /* what the server did when told goes now */
         return;
     }
     if (lost)
@@ -587,6 +609,7 @@ static void s_on_retry_closed(uv_handle_t *h)
     s_batch_release(&self->open);
     for (size_t i = 0; i < STORE_MAX_FLIGHT; i++)
         s_batch_release(&self->flight[i]);
+    cd_event_log_release(&self->told);
     free(self->conninfo);
     free(self->recheck);
     free(self);

@@ -62,7 +62,8 @@ typedef struct store_callbacks {
      * answer what waited for it with UNAVAILABLE.  why is one sentence. */
     void (*on_lost)(void *arg, int64_t committed_seq, const char *why);
     /* Everything up to seq is durable; events are the ones that just committed (borrowed,
-     * valid during the call): what may now be pushed to tablets and streams. */
+     * valid during the call): what may now be pushed to tablets and streams.  The next batch
+     * may already be on its way (its on_flush called) when this is called. */
     void (*on_committed)(void *arg, int64_t seq, const cd_event_log_t *events);
     /* A batch is about to be sent: the engine's state is exactly the state after these
      * events, so this is when to render what may be shown once they commit. */

@@ -38,8 +38,11 @@ struct store {
     unsigned long batches_sent, batches_behind; /* behind: sent while another was in flight */
     unsigned long batches_held; /* sent after the gate held them for company (cd_batch_gate.h) */
     cd_batch_gate_t gate;
-    bool open_held;      /* the open batch was held at least once */
-    uint64_t generation; /* bumped on every loss, so late callbacks can tell they are stale */
+    bool open_held; /* the open batch was held at least once */
+    /* While the server is told of a commit (s_on_batch_done): that batch's events, out of the
+     * ring; and a loss of the connection meanwhile, handled once the server has been told. */
+    cd_event_log_t told;
+    bool telling, loss_deferred;
     uv_timer_t retry;
     char last_error[512];
     size_t next_migration;
