@@ -17,7 +17,7 @@
 # Prints a Markdown table (paste it into README's Benchmarks section) and writes every figure
 # to build/bench.json.  Speed is never a test: this script fails only when a step fails.
 #
-# Knobs (environment): BENCH_PGBENCH_S (10), BENCH_PAIRS (3), BENCH_INTAKE_CALLS_1 (5000),
+# Knobs (environment): BENCH_PGBENCH_S (10), BENCH_PAIRS (3, odd), BENCH_INTAKE_CALLS_1 (5000),
 # _16 (40000), _64 (50000, per pair), BENCH_LIFECYCLE_CALLS (2000), BENCH_STREAM_SUBS (1000), BENCH_STREAM_RATE
 # (1000), BENCH_STREAM_S (10), BENCH_RESTART_CALLS (100000), BENCH_RESTART_UNITS (2000),
 # BENCH_SKIP_BUILD=1, BENCH_STEPS ("floor load restart sim": which parts to run; the figures
@@ -33,6 +33,11 @@ INTAKE_1=${BENCH_INTAKE_CALLS_1:-5000}
 INTAKE_16=${BENCH_INTAKE_CALLS_16:-40000}
 INTAKE_64=${BENCH_INTAKE_CALLS_64:-50000}
 PAIRS=${BENCH_PAIRS:-3}
+if ! [[ "$PAIRS" =~ ^[0-9]+$ ]] || ((PAIRS % 2 == 0)); then
+    # Odd, so that every median is one of the runs, not between two of them.
+    echo "bench: BENCH_PAIRS must be an odd number of pairs (1, 3, 5...), not '$PAIRS'" >&2
+    exit 2
+fi
 LIFE_CALLS=${BENCH_LIFECYCLE_CALLS:-2000}
 STREAM_SUBS=${BENCH_STREAM_SUBS:-1000}
 STREAM_RATE=${BENCH_STREAM_RATE:-1000}
