@@ -316,20 +316,24 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
 }
 
 /* Adds a statement taking n binary arrays (their buffers go to the job), or frees them when
- * there are no rows. */
-static void s_add_arrays(pgc_job_t *job, size_t rows, const char *sql, int n,
+ * there are no rows.  With one row and a one-row statement (sql_one, NULL if none), the
+ * arrays' elements go to that statement instead. */
+static void s_add_arrays(pgc_job_t *job, size_t rows, const char *sql, const char *sql_one, int n,
                          store_sql_array_t *arrays)
 {
     char *params[n];
     int lengths[n];
+    bool one = rows == 1 && sql_one;
     for (int i = 0; i < n; i++) {
+        if (one)
+            store_sql_array_to_scalar(&arrays[i]);
         params[i] = arrays[i].data;
         lengths[i] = arrays[i].len;
         if (!rows)
             free(arrays[i].data);
     }
     if (rows)
-        pgc_job_add_binary(job, sql, n, params, lengths);
+        pgc_job_add_binary(job, one ? sql_one : sql, n, params, lengths);
 }
 
 /* The seq of the last event of the newest batch in flight, or 0 when none is in flight; -1
@@ -395,12 +399,13 @@ void store_flush(store_t *self)
         store_sql_calls_t calls;
         store_sql_events_params(&b->events, self->requests, events);
         store_sql_calls_params(self->engine, &b->events, &calls);
-        s_add_arrays(job, b->events.len, STORE_SQL_INSERT_EVENTS, STORE_SQL_EVENT_PARAMS, events);
+        s_add_arrays(job, b->events.len, STORE_SQL_INSERT_EVENTS, STORE_SQL_INSERT_EVENT_ONE,
+                     STORE_SQL_EVENT_PARAMS, events);
         /* New calls by plain INSERT: ON CONFLICT's speculative insertion costs PostgreSQL an
          * extra index probe and WAL record per row, for a conflict that cannot happen. */
-        s_add_arrays(job, calls.n_fresh, STORE_SQL_INSERT_CALLS, STORE_SQL_CALL_PARAMS,
-                     calls.fresh);
-        s_add_arrays(job, calls.n_known, STORE_SQL_UPSERT_CALLS, STORE_SQL_CALL_PARAMS,
+        s_add_arrays(job, calls.n_fresh, STORE_SQL_INSERT_CALLS, STORE_SQL_INSERT_CALL_ONE,
+                     STORE_SQL_CALL_PARAMS, calls.fresh);
+        s_add_arrays(job, calls.n_known, STORE_SQL_UPSERT_CALLS, NULL, STORE_SQL_CALL_PARAMS,
                      calls.known);
         /* Units and calls before the assignments that refer to them. */
         store_sql_rows_t rows;
@@ -422,7 +427,7 @@ void store_flush(store_t *self)
     store_sql_array_t reqs[STORE_SQL_REQUEST_PARAMS];
     size_t nreq = b->n_requests ? store_sql_requests_params(b->requests, b->n_requests, reqs) : 0;
     if (nreq)
-        s_add_arrays(job, nreq, STORE_SQL_INSERT_REQUESTS, STORE_SQL_REQUEST_PARAMS, reqs);
+        s_add_arrays(job, nreq, STORE_SQL_INSERT_REQUESTS, NULL, STORE_SQL_REQUEST_PARAMS, reqs);
     self->batches_sent++;
     self->batches_behind += after > 0;
     self->n_flight++;

@@ -139,6 +139,22 @@ static store_sql_array_t s_close(s_arr_t *a, uint32_t oid)
     return (store_sql_array_t){a->p, (int)a->len};
 }
 
+void store_sql_array_to_scalar(store_sql_array_t *a)
+{
+    /* One dimension of one element: the header, the element's length, its bytes. */
+    if (!a->data || a->len < S_HEADER + 4)
+        abort(); /* only ever called on a one-row batch's arrays */
+    const unsigned char *at = (const unsigned char *)a->data + S_HEADER;
+    uint32_t raw = (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
+    if (raw == UINT32_MAX) { /* -1: NULL */
+        free(a->data);
+        *a = (store_sql_array_t){NULL, 0};
+        return;
+    }
+    memmove(a->data, a->data + S_HEADER + 4, raw);
+    a->len = (int)raw;
+}
+
 /* ------------------------------------------------------------------ events */
 
 static const uint32_t s_event_types[STORE_SQL_EVENT_PARAMS] = {

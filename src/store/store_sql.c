@@ -21,6 +21,24 @@ const char *const STORE_SQL_INSERT_EVENTS =
     "     AS e(seq, at_ms, actor, kind, call_id, unit_id, request_id, payload, reply_kind, "
     "          reply)";
 
+const char *const STORE_SQL_INSERT_EVENT_ONE =
+    "INSERT INTO events (seq, at, actor, kind, call_id, unit_id, request_id, payload, "
+    "       reply_kind, reply) "
+    "VALUES ($1::bigint, to_timestamp($2::bigint / 1000.0), $3::text, $4::text, "
+    "        nullif($5::text, ''), nullif($6::text, ''), nullif($7::text, ''), "
+    "        $8::text::json, $9::text, $10::bytea)";
+
+const char *const STORE_SQL_INSERT_CALL_ONE =
+    "INSERT INTO calls (call_id, call_no, type, priority, lat, lon, address, area, language, "
+    "       risk_flags, summary, caller_name, callback, status, created_at, updated_at, "
+    "       closed_at, cancel_reason, last_seq, disposition, notes, pending_since_ms, "
+    "       pending_alerted) "
+    "VALUES ($1::text, $2::bigint, $3::text, $4::smallint, $5::float8, $6::float8, $7::text, "
+    "        $8::text, $9::text, string_to_array($10::text, ','), $11::text, $12::text, "
+    "        $13::text, $14::text, to_timestamp($15::bigint / 1000.0), "
+    "        to_timestamp($16::bigint / 1000.0), to_timestamp($17::bigint / 1000.0), $18::text, "
+    "        $19::bigint, $20::text, $21::text::jsonb, $22::bigint, $23::boolean)";
+
 #define S_INSERT_CALLS                                                                             \
     "INSERT INTO calls (call_id, call_no, type, priority, lat, lon, address, area, language, "     \
     "       risk_flags, summary, caller_name, callback, status, created_at, updated_at, "          \

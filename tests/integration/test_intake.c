@@ -177,6 +177,95 @@ START_TEST(concurrent_clients_all_acknowledged)
 }
 END_TEST
 
+/* A batch of one row goes to PostgreSQL as one-row VALUES statements, a larger one as the
+ * unnest of arrays (store_sql.h): the rows must come out the same either way, NULLs, arrays,
+ * awkward text and the recorded reply included. */
+static bool s_send_rich(void *sock, const char *rid)
+{
+    static char summary[] = "He said \"stop\" \\ {a,b} NULL , \xc3\xb1";
+    static char address[] = "1 \"Main\" St, {x}";
+    static char caller[] = "O'Brien";
+    Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
+    Codispatch__V1__CreateCall cc = CODISPATCH__V1__CREATE_CALL__INIT;
+    cc.type = "other"; /* no plan dispatches it, so creating it is one event */
+    cc.has_priority = cc.has_lat = cc.has_lon = cc.has_violence = cc.has_medical = true;
+    cc.priority = 4;
+    cc.lat = 34.0512345678;
+    cc.lon = -118.25;
+    cc.violence = cc.medical = true;
+    cc.summary = summary;
+    cc.address = address;
+    cc.caller_name = caller;
+    env.body_case = CODISPATCH__V1__ENVELOPE__BODY_CREATE_CALL;
+    env.create_call = &cc;
+    return harness_send_env(sock, &env, rid);
+}
+
+START_TEST(a_lone_call_and_a_batched_call_write_the_same_rows)
+{
+    enum { BURST = 8 };
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_connect(s, harness_control(h)), 0);
+    ck_assert(s_send_rich(s, "rows-alone"));
+    Codispatch__V1__Envelope *r = harness_recv_reply(s, 10000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    cdc_envelope_free(r);
+    for (int i = 0; i < BURST; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "rows-burst-%d", i);
+        ck_assert(s_send_rich(s, rid));
+    }
+    for (int i = 0; i < BURST; i++) {
+        r = harness_recv_reply(s, 10000);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+        cdc_envelope_free(r);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    /* The lone call was a batch of its own; some of the burst shared one (sent together, they
+     * arrive within a turn or two). */
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE xmin = (SELECT xmin "
+                                          "FROM events WHERE request_id = 'rows-alone')"),
+                     1);
+    ck_assert_int_ge(harness_sql_count(h, "SELECT max(n) FROM (SELECT count(*) AS n FROM events "
+                                          "WHERE request_id LIKE 'rows-burst-%' "
+                                          "GROUP BY xmin::text) t"),
+                     2);
+    /* Every call row alike but for its identity and times; NULL closed_at and the risk array
+     * included. */
+    ck_assert_int_eq(
+        harness_sql_count(h, "SELECT count(DISTINCT (type, priority, lat, lon, address, area, "
+                             "language, risk_flags, summary, caller_name, callback, status, "
+                             "closed_at IS NULL, cancel_reason, disposition, notes, "
+                             "pending_alerted, pending_since_ms IS NULL)) FROM calls c "
+                             "JOIN events e USING (call_id) WHERE e.request_id LIKE 'rows-%'"),
+        1);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM calls c JOIN events e "
+                                          "USING (call_id) WHERE e.request_id LIKE 'rows-%' "
+                                          "AND risk_flags = '{violence,medical}' AND closed_at IS "
+                                          "NULL AND lat = 34.0512345678 AND c.last_seq = e.seq"),
+                     1 + BURST);
+    /* Every event row alike but for its identity: the payload without its ids and times, the
+     * NULL unit, the recorded reply's kind and presence. */
+    ck_assert_int_eq(
+        harness_sql_count(h, "SELECT count(DISTINCT (actor, kind, unit_id IS NULL, reply_kind, "
+                             "length(reply) > 0, payload::jsonb - 'call_id' - 'call_no' - "
+                             "'created_ms' - 'updated_ms' - 'pending_since_ms' - 'last_seq')) "
+                             "FROM events WHERE request_id LIKE 'rows-%'"),
+        1);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id LIKE "
+                                          "'rows-%' AND payload->>'summary' LIKE 'He said%' AND "
+                                          "abs(extract(epoch FROM at) * 1000 - "
+                                          "(payload->>'created_ms')::bigint) < 1"),
+                     1 + BURST);
+}
+END_TEST
+
 START_TEST(list_calls_open_and_all)
 {
     Codispatch__V1__Envelope *r = harness_create_call(h, "ls-1", "fire", 1, 34.2, -118.5);
@@ -217,6 +306,7 @@ int main(void)
     tcase_add_test(tc, cancel_is_durable_and_idempotent);
     tcase_add_test(tc, concurrent_clients_all_acknowledged);
     tcase_add_test(tc, list_calls_open_and_all);
+    tcase_add_test(tc, a_lone_call_and_a_batched_call_write_the_same_rows);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }
