@@ -200,36 +200,55 @@ if s_step load; then
     stream_libzmq=$(bench stream --subscribers "$STREAM_SUBS" --rate "$STREAM_RATE" \
         --seconds "$STREAM_S" --libzmq)
 fi
+# Before every measured run below, the floor's and the server's alike: a vacuum of the tables
+# written so far and a checkpoint, so that no run pays for an autovacuum or a checkpoint (and
+# the full-page writes after it) that the run before it caused.  pgbench vacuums its own
+# standard tables before a run in the same spirit; -n turns that off, bench_floor not being one.
+floor_table=""
+s_settle() {
+    [ -n "$server" ] || return 0
+    psql -X -q -v ON_ERROR_STOP=1 -h "$tmp/main/pg" -U postgres -d codispatch \
+        -c "VACUUM ANALYZE events, calls${floor_table:+, bench_floor}" -c "CHECKPOINT" >/dev/null
+}
+s_step floor && floor_table=1
 # Each floor figure is taken right before the intake figure it is compared with, so that a
 # machine whose disk or CPU gets busier in between skews the ratio as little as possible.
 if s_step floor; then
     echo "bench: pgbench, 1 client, ${PGBENCH_S} s" >&2
+    s_settle
     pg1=$(s_pgbench 1)
 fi
 if s_step load; then
     echo "bench: intake, 1 client" >&2
+    s_settle
     in1=$(bench intake --clients 1 --calls "$INTAKE_1")
 fi
 # The headline ratio: pgbench at 16 clients and intake at 64, back to back, PAIRS times.
 for i in $(seq "$PAIRS"); do
     if s_step floor; then
         echo "bench: pgbench, 16 clients, ${PGBENCH_S} s (pair $i of $PAIRS)" >&2
+        s_settle
         pg16_runs+=("$(s_pgbench 16)")
     fi
     if s_step load; then
         echo "bench: intake, 64 clients (pair $i of $PAIRS)" >&2
+        s_settle
         in64_runs+=("$(bench intake --clients 64 --calls "$INTAKE_64")")
     fi
 done
 if s_step floor; then
     s_sql "$tmp/main" "DROP TABLE bench_floor; DROP SEQUENCE bench_floor_seq;"
+    floor_table=""
 fi
 if s_step load; then
 echo "bench: intake, 64 clients on libzmq" >&2
+s_settle
 in64_libzmq=$(bench intake --clients 64 --calls "$INTAKE_64" --libzmq)
 echo "bench: intake, 16 clients" >&2
+s_settle
 in16=$(bench intake --clients 16 --calls "$INTAKE_16")
 echo "bench: lifecycle" >&2
+s_settle
 life=$(bench lifecycle --units 64 --calls "$LIFE_CALLS" --clients 16)
 fi
 [ -n "$server" ] && s_stop
