@@ -33,7 +33,7 @@ INTAKE_1=${BENCH_INTAKE_CALLS_1:-5000}
 INTAKE_16=${BENCH_INTAKE_CALLS_16:-40000}
 INTAKE_64=${BENCH_INTAKE_CALLS_64:-50000}
 PAIRS=${BENCH_PAIRS:-3}
-if ! [[ "$PAIRS" =~ ^[0-9]+$ ]] || ((PAIRS % 2 == 0)); then
+if ! [[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || ((PAIRS % 2 == 0)); then
     # Odd, so that every median is one of the runs, not between two of them.
     echo "bench: BENCH_PAIRS must be an odd number of pairs (1, 3, 5...), not '$PAIRS'" >&2
     exit 2

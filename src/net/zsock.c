@@ -44,8 +44,9 @@ static bool s_recv_one(zsock_t *self)
         zmq_msg_t part;
         zmq_msg_init(&part);
         if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) < 0) {
+            int err = zmq_errno();
             zmq_msg_close(&part);
-            if (n == 0 && zmq_errno() != EAGAIN) {
+            if (n == 0 && err != EAGAIN) {
                 /* Refused before reading (EFSM: a REP socket owes a reply): libzmq did not look
                  * at its mailbox, so ask ZMQ_EVENTS once, which does, or the mailbox's
                  * descriptor stays readable and wakes the loop for nothing. */

@@ -35,10 +35,10 @@ void metrics_observe_flush(server_t *self, const cd_event_log_t *events)
 }
 
 /* Batches of replies only are not flushed through here, so a commit is matched by seq. */
-void metrics_observe_commit(server_t *self, int64_t seq)
+void metrics_observe_commit(server_t *self, int64_t seq, uint64_t committed_ns)
 {
     while (self->n_flushed && self->flushed[0].last_seq <= seq) {
-        double ms = (double)(uv_hrtime() - self->flushed[0].ns) / 1e6;
+        double ms = (double)(committed_ns - self->flushed[0].ns) / 1e6;
         /* Counted at commit, with the latency: a batch that never commits is in neither. */
         self->batch_events_sum += (double)self->flushed[0].events;
         s_bucket(self->batch_size, s_size_le, (double)self->flushed[0].events);

@@ -167,8 +167,10 @@ static void s_on_ready(void *arg)
 static void s_on_committed(void *arg, int64_t seq, const cd_event_log_t *events)
 {
     server_t *self = arg;
-    int64_t committed_us = server_now_us(); /* before the replies: the stream's lag starts here */
-    metrics_observe_commit(self, seq);
+    /* Read when the store learnt of the commit, before it sent the next batch: the stream's
+     * lag and the commit latency start there. */
+    int64_t committed_us = store_commit_wall_us(self->store);
+    metrics_observe_commit(self, seq, store_commit_mono_ns(self->store));
     security_on_committed(self, events);
     outbox_release(self->outbox, seq);
     units_on_committed(self, seq);

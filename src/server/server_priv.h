@@ -169,7 +169,7 @@ void http_stats(const server_t *self, http_stats_t *out);
 /* metrics.c: Prometheus text (malloc'd); the bucket bounds the histograms use. */
 char *metrics_render(const server_t *self);
 void metrics_observe_flush(server_t *self, const cd_event_log_t *events);
-void metrics_observe_commit(server_t *self, int64_t seq);
+void metrics_observe_commit(server_t *self, int64_t seq, uint64_t committed_ns);
 void metrics_forget_flushed(server_t *self); /* the batches in flight were lost */
 void metrics_count_command(server_t *self, int body_case, int rc);
 /* Every refusal: socket "control" | "units" | "http", code a cd_code_t, field as in the

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cd_embedded.h"
 #include "store_priv.h"
@@ -267,6 +268,12 @@ static void s_on_batch_done(pgc_job_t *job, bool ok, bool lost, const char *erro
     if (ok) {
         store_batch_t *b = &self->flight[self->flight_head];
         self->committed_seq = b->last_seq;
+        /* Stamped now, before the next batch is built and sent: the commit latency and the
+         * stream's lag are measured from here. */
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        self->commit_wall_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+        self->commit_mono_ns = uv_hrtime();
         /* Out of the ring, and the next batch (held for this commit, or gathered meanwhile)
          * sent, before the server is told: answering the batch's consoles and publishing its
          * changes takes long enough that PostgreSQL, with nothing else to run, would idle
@@ -604,6 +611,16 @@ void store_batch_counts(const store_t *self, unsigned long *sent, unsigned long 
 int64_t store_committed_seq(const store_t *self)
 {
     return self->committed_seq;
+}
+
+int64_t store_commit_wall_us(const store_t *self)
+{
+    return self->commit_wall_us;
+}
+
+uint64_t store_commit_mono_ns(const store_t *self)
+{
+    return self->commit_mono_ns;
 }
 
 static void s_on_retry_closed(uv_handle_t *h)

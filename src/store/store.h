@@ -100,6 +100,10 @@ const char *store_last_error(const store_t *self);
 
 /* The seq of the last committed event. */
 int64_t store_committed_seq(const store_t *self);
+/* When the store read the last commit, before it sent the next batch or told the server:
+ * the wall clock in microseconds and a monotonic uv_hrtime() in nanoseconds. */
+int64_t store_commit_wall_us(const store_t *self);
+uint64_t store_commit_mono_ns(const store_t *self);
 
 /* --- Group commit --- */
 

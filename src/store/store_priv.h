@@ -43,6 +43,8 @@ struct store {
      * ring; and a loss of the connection meanwhile, handled once the server has been told. */
     cd_event_log_t told;
     bool telling, loss_deferred;
+    int64_t commit_wall_us; /* when the last commit was read (store_commit_wall_us) */
+    uint64_t commit_mono_ns;
     uv_timer_t retry;
     char last_error[512];
     size_t next_migration;

@@ -242,13 +242,15 @@ START_TEST(a_lone_call_and_a_batched_call_write_the_same_rows)
         harness_sql_count(h, "SELECT count(DISTINCT (type, priority, lat, lon, address, area, "
                              "language, risk_flags, summary, caller_name, callback, status, "
                              "closed_at IS NULL, cancel_reason, disposition, notes, "
-                             "pending_alerted, pending_since_ms IS NULL)) FROM calls c "
+                             "pending_alerted)) FROM calls c "
                              "JOIN events e USING (call_id) WHERE e.request_id LIKE 'rows-%'"),
         1);
     ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM calls c JOIN events e "
                                           "USING (call_id) WHERE e.request_id LIKE 'rows-%' "
                                           "AND risk_flags = '{violence,medical}' AND closed_at IS "
-                                          "NULL AND lat = 34.0512345678 AND c.last_seq = e.seq"),
+                                          "NULL AND lat = 34.0512345678 AND c.last_seq = e.seq AND "
+                                          "c.created_at = e.at AND c.updated_at = e.at AND "
+                                          "pending_since_ms = (payload->>'created_ms')::bigint"),
                      1 + BURST);
     /* Every event row alike but for its identity: the payload without its ids and times, the
      * NULL unit, the recorded reply's kind and presence. */

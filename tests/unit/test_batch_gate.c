@@ -44,8 +44,8 @@ START_TEST(demand_fades_within_two_windows)
     ck_assert_uint_eq(cd_batch_gate_demand(&g), 64);                /* the last one counts */
     cd_batch_gate_note(&g, 1000 + 2 * CD_BATCH_GATE_WINDOW_MS + 60, 4);
     ck_assert_uint_eq(cd_batch_gate_demand(&g), 4);
-    /* Windows keep fixed boundaries: a peak just before the end of one window still counts
-     * 199 ms later, in the next, but not 298 ms later, two windows on. */
+    /* Windows keep fixed boundaries: a peak at the start of a window still counts 199 ms
+     * later, at the end of the next, but not 298 ms later, two windows on. */
     cd_batch_gate_t f = {0};
     cd_batch_gate_note(&f, 1000, 64);
     cd_batch_gate_note(&f, 1199, 1);
@@ -53,6 +53,14 @@ START_TEST(demand_fades_within_two_windows)
     cd_batch_gate_note(&f, 1298, 1);
     ck_assert_uint_eq(cd_batch_gate_demand(&f), 1);
     ck_assert(cd_batch_gate_send(&f, 1, 1));
+    /* And a peak at the very end of a window counts for at least one window more. */
+    cd_batch_gate_t e = {0};
+    cd_batch_gate_note(&e, 1000, 1);
+    cd_batch_gate_note(&e, 1099, 64);
+    cd_batch_gate_note(&e, 1198, 1);
+    ck_assert_uint_eq(cd_batch_gate_demand(&e), 64);
+    cd_batch_gate_note(&e, 1200, 1);
+    ck_assert_uint_eq(cd_batch_gate_demand(&e), 1);
     /* After a quiet spell longer than two windows nothing of the old peak is left. */
     cd_batch_gate_t q = {0};
     cd_batch_gate_note(&q, 1000, 64);
