@@ -207,8 +207,8 @@ fi
 floor_table=""
 s_settle() {
     [ -n "$server" ] || return 0
-    psql -X -q -v ON_ERROR_STOP=1 -h "$tmp/main/pg" -U postgres -d codispatch \
-        -c "VACUUM ANALYZE events, calls${floor_table:+, bench_floor}" -c "CHECKPOINT" >/dev/null
+    s_sql "$tmp/main" "VACUUM ANALYZE events, calls${floor_table:+, bench_floor}"
+    s_sql "$tmp/main" "CHECKPOINT"
 }
 s_step floor && floor_table=1
 # Each floor figure is taken right before the intake figure it is compared with, so that a

@@ -1,5 +1,6 @@
 /*  store_priv.h — the store's state, shared by its own files only:
- *    store.c       connection, migrations, group commit, reads, housekeeping
+ *    store.c         connection, the writer's lock, migrations, reads, housekeeping
+ *    store_commit.c  group commit: batches, the pipeline, telling the server of commits
  *    store_load.c  loading the engine's state from the projections
  */
 #ifndef STORE_PRIV_H
@@ -40,7 +41,8 @@ struct store {
     cd_batch_gate_t gate;
     bool open_held; /* the open batch was held at least once */
     /* While the server is told of a commit (s_on_batch_done): that batch's events, out of the
-     * ring; and a loss of the connection meanwhile, handled once the server has been told. */
+     * ring (empty otherwise, its room kept); and a loss of the connection meanwhile, handled
+     * once the server has been told. */
     cd_event_log_t told;
     bool telling, loss_deferred;
     int64_t commit_wall_us; /* when the last commit was read (store_commit_wall_us) */
@@ -65,5 +67,12 @@ void store__retry_later(store_t *self, const char *why);
 void store__recheck_add(store_t *self, const char *request_id);
 /* The request ids of a refused batch's commands, each once. */
 void store__recheck_batch(store_t *self, const store_batch_t *b);
+/* Notes why the database is unavailable, for status and logs (store.c). */
+void store__note_error(store_t *self, const char *why);
+/* Everything not committed is gone: the engine goes back to what PostgreSQL holds (store.c). */
+void store__discard_uncommitted(store_t *self, const char *why);
+/* Empties a batch, keeping its room; frees it (store_commit.c). */
+void store__batch_clear(store_batch_t *b);
+void store__batch_release(store_batch_t *b);
 
 #endif
