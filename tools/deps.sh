@@ -8,7 +8,7 @@ CODISPATCH_PACKAGES=(
     cmake pkg-config make gcc
     clang libfuzzer-14-dev libclang-rt-14-dev
     libuv1-dev libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
-    libpq-dev libcjson-dev uthash-dev check
+    libpq-dev libcjson-dev uthash-dev check libmimalloc-dev
     libwebsockets-dev libwebsockets-evlib-uv
     chromium
 )
