@@ -312,8 +312,9 @@ machine=$(jq -n --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuin
     --argjson mem "$(awk '/^MemTotal/ {print int($2 / 1024)}' /proc/meminfo)" \
     --arg kernel "$(uname -r)" --arg pg "$(pgbench --version | sed -n 's/^pgbench (PostgreSQL) \([0-9.]*\).*/\1/p')" \
     --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    --arg server "$("$bin/codispatchd" --version)" \
     '{cpu: $cpu, cores: $cores, mem_mb: $mem, kernel: $kernel, postgresql: $pg,
-      loadavg_at_end: $load}')
+      loadavg_at_end: $load, server: $server}')
 jq -n --argjson rtt "$rtt" --argjson pg1 "$pg1" \
     --argjson pg16_runs "$(printf '%s\n' "${pg16_runs[@]}" | jq -s .)" \
     --argjson in64_runs "$(printf '%s\n' "${in64_runs[@]}" | jq -s .)" \
@@ -372,6 +373,6 @@ jq -r '
   "| /api/snapshot after that restart: answered in / rendered in | \(r(.restart.snapshot_s)) s / \(r(.restart.snapshot_render_s)) s | | |",
   "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
   "",
-  "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql); load average at the end \(.machine.loadavg_at_end); \(.date)."
+  "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql), \(.machine.server); load average at the end \(.machine.loadavg_at_end); \(.date)."
 ' build/bench.json
 echo "bench: every figure is in build/bench.json" >&2
