@@ -56,9 +56,45 @@ void harness_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The harnesses alive in this process, so that a test program that gives up (s_die, or an
+ * assertion failing in a suite's setup, which skips its teardown) does not leave their servers
+ * and PostgreSQL running after it is gone.  The directory is kept for a look. */
+static harness_t *s_live[8];
+
+static void s_stop_live(void)
+{
+    for (size_t i = 0; i < sizeof s_live / sizeof s_live[0]; i++) {
+        harness_t *h = s_live[i];
+        if (!h)
+            continue;
+        s_live[i] = NULL;
+        if (h->server > 0)
+            kill(h->server, SIGKILL);
+        if (h->standby > 0)
+            kill(h->standby, SIGKILL);
+        char err[256];
+        if ((h->db_up || h->embedded) && pgcluster_stop(h->cluster, err, sizeof err) != 0)
+            fprintf(stderr, "harness: %s\n", err);
+        fprintf(stderr, "harness: left without its teardown; %s kept for a look\n", h->dir);
+    }
+}
+
+static void s_track(harness_t *self, bool alive)
+{
+    static bool registered;
+    if (alive && !registered)
+        registered = atexit(s_stop_live) == 0;
+    for (size_t i = 0; i < sizeof s_live / sizeof s_live[0]; i++)
+        if (alive ? s_live[i] == NULL : s_live[i] == self) {
+            s_live[i] = alive ? self : NULL;
+            return;
+        }
+}
+
 static void s_die(const char *what)
 {
     fprintf(stderr, "harness: %s\n", what);
+    s_stop_live();
     abort();
 }
 
@@ -119,6 +155,7 @@ static harness_t *s_new(bool embedded)
 {
     harness_t *self = calloc(1, sizeof *self);
     self->embedded = embedded;
+    s_track(self, true);
     snprintf(self->dir, sizeof self->dir, "/tmp/cdtest-XXXXXX");
     if (!mkdtemp(self->dir))
         s_die("mkdtemp failed");
@@ -161,6 +198,7 @@ void harness_destroy(harness_t **self_p)
         fprintf(stderr, "harness: could not remove %s\n", self->dir);
     for (int i = 0; i < self->n_extra; i++)
         free(self->extra_args[i]);
+    s_track(self, false);
     free(self);
     *self_p = NULL;
 }
