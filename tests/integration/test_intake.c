@@ -261,7 +261,7 @@ START_TEST(a_lone_call_and_a_batched_call_write_the_same_rows)
                              "FROM events WHERE request_id LIKE 'rows-%'"),
         1);
     /* And each event's time is its call's creation time to the microsecond (extract gives an
-     * exact numeric), alone or batched. */
+     * exact numeric from PostgreSQL 14 on, a float8 before), alone or batched. */
     ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM events WHERE request_id LIKE "
                                           "'rows-%' AND payload->>'summary' LIKE 'He said%' AND "
                                           "extract(epoch FROM at) * 1000 = "
