@@ -73,7 +73,7 @@ static void s_stop_live(void)
         if (h->standby > 0)
             kill(h->standby, SIGKILL);
         char err[256];
-        if ((h->db_up || h->embedded) && pgcluster_stop(h->cluster, err, sizeof err) != 0)
+        if (h->cluster && pgcluster_stop(h->cluster, err, sizeof err) != 0)
             fprintf(stderr, "harness: %s\n", err);
         fprintf(stderr, "harness: left without its teardown; %s kept for a look\n", h->dir);
     }
