@@ -53,7 +53,7 @@ stream_libzmq=null restart=null sim=null sim_wall=null
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     echo "bench: building Release into build-release/" >&2
     cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCODISPATCH_SANITIZE=OFF \
-        -DCODISPATCH_TESTS=OFF >/dev/null
+        -DCODISPATCH_MIMALLOC=ON -DCODISPATCH_TESTS=OFF >/dev/null
     cmake --build build-release -j "$(nproc)" >/dev/null
 fi
 bin="$root/build-release/bin"
