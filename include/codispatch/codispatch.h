@@ -82,7 +82,8 @@ int cdc_control_call(cdc_control_t *self, Codispatch__V1__Envelope *req, int tim
 
 void cdc_envelope_free(Codispatch__V1__Envelope *env);
 
-/* Fills out with a random 32-character hexadecimal request id. */
+/* Fills out with a fresh 32-character hexadecimal request id: never repeated by this thread,
+ * drawn at random per thread and per process (not secret; see control.c). */
 void cdc_request_id(char out[33]);
 
 /* ---------------------------------------------------------------- tablet client */
