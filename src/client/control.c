@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -31,12 +30,14 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Request ids: 128 random bits drawn once per thread (again in a forked child), then the
- * first half as drawn and a counter through a bijective mix keyed by the second half, so no
- * two ids of a thread are alike and ids of different threads or processes differ but with
- * odds of 2^-64.  Unique, not secret: the server keeps request ids per key, so another client
- * cannot take one.  A getrandom() per id was one system call in four of a bench client's, and
- * formatting each byte with snprintf most of the rest of the id's cost. */
+/* Request ids: 128 random bits drawn once per thread (again in a child made by fork(), whose
+ * atfork handlers run; not after a raw clone), then the first half as drawn and a counter
+ * through a bijective mix keyed by the second half, so no two ids of a thread are alike and
+ * two threads or processes collide with odds of about 2^-64 per pair.  Unique, not secret:
+ * the mix can be inverted, so one id tells the thread's next ones.  With security on, the
+ * server keeps request ids per key and another client cannot take one; with it off every
+ * client is trusted anyway.  A getrandom() per id was nearly a third of a bench client's
+ * system calls, and formatting each byte with snprintf most of the rest of the id's cost. */
 static _Thread_local struct {
     bool seeded;
     uint64_t prefix, key, counter;
@@ -73,7 +74,11 @@ void cdc_request_id(char out[33])
         static pthread_once_t once = PTHREAD_ONCE_INIT;
         pthread_once(&once, s_ids_register_fork);
         uint64_t raw[2];
-        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        ssize_t got;
+        do
+            got = getrandom(raw, sizeof raw, 0);
+        while (got < 0 && errno == EINTR);
+        if (got != (ssize_t)sizeof raw) {
             /* Never expected on Linux; fall back to time and address entropy. */
             raw[0] = (uint64_t)s_now_ms() ^ (uint64_t)(uintptr_t)out;
             raw[1] = s_mix((uint64_t)clock() ^ (uint64_t)getpid());

@@ -2,6 +2,7 @@
  *  repeated within a thread, distinct across threads and across a fork. */
 #include <check.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -37,11 +38,15 @@ static bool s_has_repeat(char (*ids)[33], size_t n)
 START_TEST(ids_are_hex_and_unique)
 {
     char(*ids)[33] = calloc(N_IDS, 33);
+    ck_assert_ptr_nonnull(ids);
+    size_t bad = N_IDS; /* the first malformed id; one assertion, not one per id */
     for (size_t i = 0; i < N_IDS; i++) {
         cdc_request_id(ids[i]);
-        ck_assert_msg(s_well_formed(ids[i]), "id %zu is not 32 lowercase hex digits: %s", i,
-                      ids[i]);
+        if (bad == N_IDS && !s_well_formed(ids[i]))
+            bad = i;
     }
+    ck_assert_msg(bad == N_IDS, "id %zu is not 32 lowercase hex digits: %s", bad,
+                  bad < N_IDS ? ids[bad] : "");
     ck_assert(!s_has_repeat(ids, N_IDS));
     free(ids);
 }
@@ -58,6 +63,7 @@ static void *s_thread_ids(void *arg)
 START_TEST(threads_do_not_share_ids)
 {
     char(*ids)[33] = calloc(N_IDS, 33);
+    ck_assert_ptr_nonnull(ids);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(pthread_create(&t[i], NULL, s_thread_ids, ids + i * (N_IDS / 4)), 0);
