@@ -17,7 +17,8 @@ for a in "$@"; do
     if [ "$a" = "--no-demo" ]; then demo=no; else args+=("$a"); fi
 done
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODISPATCH_SANITIZE=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODISPATCH_SANITIZE=OFF \
+    -DCODISPATCH_MIMALLOC=ON >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 
 if [ "$demo" = no ]; then
