@@ -21,7 +21,8 @@
 # _16 (40000), _64 (50000, per pair), BENCH_LIFECYCLE_CALLS (2000), BENCH_STREAM_SUBS (1000), BENCH_STREAM_RATE
 # (1000), BENCH_STREAM_S (10), BENCH_RESTART_CALLS (100000), BENCH_RESTART_UNITS (2000),
 # BENCH_SKIP_BUILD=1, BENCH_STEPS ("floor load restart sim": which parts to run; the figures
-# of the others are null).
+# of the others are null).  Each measured run of a pair also records its CPU time (server,
+# cluster, client) in "cpu"; the table gives it per call or transaction for the median runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -143,6 +144,43 @@ bench() {
     echo "$out"
 }
 
+# CPU time used so far, in clock ticks: "server postgres client".  PostgreSQL's is that of
+# the main cluster's postmaster and its children, the backends that have ended included (the
+# postmaster reaped them: its cutime); the client's is that of the finished children of the
+# shell SHELL_PID, so a run counts once that shell has waited for it.  Fields are read after
+# the ") " that ends the command name: $3 ppid, $13 utime, $14 stime, $15/$16 the reaped
+# children's.
+s_cpu() { # SHELL_PID
+    local pm
+    pm=$(head -1 "$tmp/main/pg/postmaster.pid" 2>/dev/null || echo 0)
+    cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^\([0-9]*\) (.*) /\1 /' |
+        awk -v srv="${server:-0}" -v pm="$pm" -v me="$1" '
+            srv > 0 && $1 == srv { s += $13 + $14 }
+            pm > 0 && ($1 == pm || $3 == pm) { p += $13 + $14 }
+            pm > 0 && $1 == pm { p += $15 + $16 }
+            $1 == me { c = $15 + $16 }
+            END { print s + 0, p + 0, c + 0 }'
+}
+# Runs a measured command (its JSON on stdout) and adds what the run cost the machine:
+# {"cpu": {"wall_s", "server_s", "postgres_s", "client_s"}}, seconds of CPU time of the server,
+# of the cluster and of the command itself (the bench client or pgbench).  What a call costs
+# in CPU does not depend on how busy the host is the way calls/s do, and "cores busy" (their
+# sum over wall_s) says whether a run was bound by the CPU or was waiting.
+s_measured() {
+    local me=$BASHPID before after t0 t1 out
+    before=$(s_cpu "$me")
+    t0=$(date +%s.%N)
+    out=$("$@") || return
+    t1=$(date +%s.%N)
+    after=$(s_cpu "$me")
+    jq -c --arg b "$before" --arg a "$after" --argjson hz "$(getconf CLK_TCK)" \
+        --argjson wall "$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')" '
+        ($b | split(" ") | map(tonumber)) as $b | ($a | split(" ") | map(tonumber)) as $a |
+        . + {cpu: {wall_s: $wall, server_s: (($a[0] - $b[0]) / $hz),
+                   postgres_s: (($a[1] - $b[1]) / $hz), client_s: (($a[2] - $b[2]) / $hz)}}' \
+        <<<"$out"
+}
+
 # ---------------------------------------------------------------- 1. the floor
 if s_step floor || s_step load; then
 echo "bench: starting the server on an embedded cluster in $tmp" >&2
@@ -170,14 +208,15 @@ VALUES (nextval('bench_floor_seq'), now(), 'console', 'call.created',
         'F-' || currval('bench_floor_seq'), md5(random()::text),
         '{"type": "mental_health", "priority": 3, "lat": 34.05, "lon": -118.25, "area": "SPA 4"}');
 EOF
-s_pgbench() { # CLIENTS -> {"clients", "tps", "latency_ms"}
+s_pgbench() { # CLIENTS -> {"clients", "tps", "latency_ms", "transactions"}
     local out
     out=$(pgbench -n -M prepared -h "$tmp/main/pg" -U postgres -f "$tmp/floor.sql" -c "$1" \
         -j "$(($1 < 2 ? 1 : 2))" -T "$PGBENCH_S" codispatch 2>&1)
     jq -n --argjson c "$1" \
         --argjson tps "$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')" \
         --argjson lat "$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')" \
-        '{clients: $c, tps: $tps, latency_ms: $lat}'
+        --argjson n "$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')" \
+        '{clients: $c, tps: $tps, latency_ms: $lat, transactions: $n}'
 }
 # A fresh cluster's first WAL segments are being created and synced: warm it up first.
 echo "bench: warming the cluster up (pgbench, 16 clients, 3 s)" >&2
@@ -228,12 +267,12 @@ for i in $(seq "$PAIRS"); do
     if s_step floor; then
         echo "bench: pgbench, 16 clients, ${PGBENCH_S} s (pair $i of $PAIRS)" >&2
         s_settle
-        pg16_runs+=("$(s_pgbench 16)")
+        pg16_runs+=("$(s_measured s_pgbench 16)")
     fi
     if s_step load; then
         echo "bench: intake, 64 clients (pair $i of $PAIRS)" >&2
         s_settle
-        in64_runs+=("$(bench intake --clients 64 --calls "$INTAKE_64")")
+        in64_runs+=("$(s_measured bench intake --clients 64 --calls "$INTAKE_64")")
     fi
 done
 if s_step floor; then
@@ -327,6 +366,12 @@ jq -n --argjson rtt "$rtt" --argjson pg1 "$pg1" \
     # The middle of the sorted values (the upper middle of an even count); null when none.
     def median: if length == 0 then null else sort | .[length / 2 | floor] end;
     def median_by(f): if length == 0 then null else sort_by(f) | .[length / 2 | floor] end;
+    # A run'"'"'s CPU time per call (or transaction) in µs, and the cores its processes kept busy.
+    def cpu_per(n): if . != null and .cpu != null and n > 0 then
+        {server_us: (.cpu.server_s * 1e6 / n), postgres_us: (.cpu.postgres_s * 1e6 / n),
+         client_us: (.cpu.client_s * 1e6 / n),
+         cores_busy: ((.cpu.server_s + .cpu.postgres_s + .cpu.client_s) / .cpu.wall_s)}
+        else null end;
     ([range(0; [($pg16_runs | length), ($in64_runs | length)] | min)] |
      map($in64_runs[.].throughput_per_s / $pg16_runs[.].tps)) as $ratios |
     ($pg16_runs | median_by(.tps)) as $pg16 | ($in64_runs | median_by(.throughput_per_s)) as $in64 |
@@ -335,6 +380,8 @@ jq -n --argjson rtt "$rtt" --argjson pg1 "$pg1" \
      pgbench_16_runs: $pg16_runs, intake_64_runs: $in64_runs,
      intake_64_p99_median_ms: ($in64_runs | map(.p99_ms) | median),
      intake64_vs_pgbench16_pairs: $ratios,
+     intake_64_cpu_per_call: ($in64 | cpu_per($in64.calls // 0)),
+     pgbench_16_cpu_per_transaction: ($pg16 | cpu_per($pg16.transactions // 0)),
      intake_1: $in1, intake_16: $in16, intake_64: $in64, intake_64_libzmq: $in64_libzmq,
      lifecycle: $life, stream: $stream, stream_libzmq: $stream_libzmq, restart: $restart,
      sim_offline: (if $sim then $sim + {measured_wall_s: $sim_wall} else null end),
@@ -361,6 +408,8 @@ jq -r '
   "| intake 64 clients, p99: the median of the runs (of each) | \(r(.intake_64_p99_median_ms)) ms (\([.intake_64_runs[] | r(.p99_ms)] | join(", ")) ms) | p99 ≤ 15 ms | \(ok(.intake_64_p99_median_ms; .intake_64_p99_median_ms <= 15)) |",
   "| intake 64 clients, the bench on libzmq DEALERs: calls/s, p50 / p99 | \(r(.intake_64_libzmq.throughput_per_s)), \(r(.intake_64_libzmq.p50_ms)) / \(r(.intake_64_libzmq.p99_ms)) ms | | |",
   "| `intake64_vs_pgbench16`: the median of the pairs (of each) | \(r(.intake64_vs_pgbench16)) (\([.intake64_vs_pgbench16_pairs[] | r(.)] | join(", "))) | ≥ 2.0 | \(ok(.intake64_vs_pgbench16; .intake64_vs_pgbench16 >= 2)) |",
+  "| CPU time per call, intake 64 (its median run): server / PostgreSQL / bench client; cores kept busy | \(r(.intake_64_cpu_per_call.server_us)) / \(r(.intake_64_cpu_per_call.postgres_us)) / \(r(.intake_64_cpu_per_call.client_us)) µs; \(r(.intake_64_cpu_per_call.cores_busy)) of \(.machine.cores) | | |",
+  "| CPU time per transaction, pgbench 16 (its median run): PostgreSQL / pgbench; cores kept busy | \(r(.pgbench_16_cpu_per_transaction.postgres_us)) / \(r(.pgbench_16_cpu_per_transaction.client_us)) µs; \(r(.pgbench_16_cpu_per_transaction.cores_busy)) of \(.machine.cores) | | |",
   "| `intake1_p50_vs_floor` | \(r(.intake1_p50_vs_floor)) | ≤ 2.0 | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2)) |",
   "| lifecycle (\(.lifecycle.clients) consoles, \(.lifecycle.units) tablets): calls/s, whole call p50 / p99 | \(r(.lifecycle.calls_per_s)), \(r(.lifecycle.total_p50_ms)) / \(r(.lifecycle.total_p99_ms)) ms | | |",
   "| lifecycle steps p50 / p99 (ms) | \([(.lifecycle.steps // {}) | to_entries[] | "\(.key) \(r(.value.p50_ms))/\(r(.value.p99_ms))"] | join(", ")) | | |",
