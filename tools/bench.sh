@@ -144,12 +144,12 @@ bench() {
     echo "$out"
 }
 
-# CPU time used so far, in clock ticks: "server postgres client".  PostgreSQL's is that of
-# the main cluster's postmaster and its children, the backends that have ended included (the
-# postmaster reaped them: its cutime); the client's is that of the finished children of the
-# shell SHELL_PID, so a run counts once that shell has waited for it.  Fields are read after
-# the ") " that ends the command name: $3 ppid, $13 utime, $14 stime, $15/$16 the reaped
-# children's.
+# CPU time used so far, in clock ticks, and the cluster's live processes: "server postgres
+# client processes".  PostgreSQL's is that of the main cluster's postmaster and its children,
+# the backends that have ended included (the postmaster reaped them: its cutime); the
+# client's is that of the finished children of the shell SHELL_PID, so a run counts once that
+# shell has waited for it.  Fields are read after the ") " that ends the command name: $3
+# ppid, $13 utime, $14 stime, $15/$16 the reaped children's.
 s_cpu() { # SHELL_PID
     local pm
     pm=$(head -1 "$tmp/main/pg/postmaster.pid" 2>/dev/null || echo 0)
@@ -157,22 +157,42 @@ s_cpu() { # SHELL_PID
         awk -v srv="${server:-0}" -v pm="$pm" -v me="$1" '
             srv > 0 && $1 == srv { s += $13 + $14 }
             pm > 0 && ($1 == pm || $3 == pm) { p += $13 + $14 }
+            pm > 0 && $3 == pm { n++ }
             pm > 0 && $1 == pm { p += $15 + $16 }
             $1 == me { c = $15 + $16 }
-            END { print s + 0, p + 0, c + 0 }'
+            END { print s + 0, p + 0, c + 0, n + 0 }'
+}
+# s_cpu once no backend is ending: a backend the postmaster reaps between the reads of its
+# line and the postmaster's would be counted in neither.  With BASELINE, once the cluster has
+# no more processes than that (the run's own backends, pgbench's sixteen, are gone); without,
+# once their number holds for 20 ms (the settling's psql sessions have ended).  Bounded: 2 s.
+s_cpu_quiet() { # SHELL_PID [BASELINE]
+    local now last=""
+    for _ in $(seq 100); do
+        now=$(s_cpu "$1")
+        if [ -n "${2:-}" ]; then
+            [ "${now##* }" -le "$2" ] && break
+        else
+            [ "${now##* }" = "${last##* }" ] && break
+        fi
+        last=$now
+        sleep 0.02
+    done
+    echo "$now"
 }
 # Runs a measured command (its JSON on stdout) and adds what the run cost the machine:
 # {"cpu": {"wall_s", "server_s", "postgres_s", "client_s"}}, seconds of CPU time of the server,
-# of the cluster and of the command itself (the bench client or pgbench).  What a call costs
-# in CPU does not depend on how busy the host is the way calls/s do, and "cores busy" (their
-# sum over wall_s) says whether a run was bound by the CPU or was waiting.
+# of the cluster and of the command itself (the bench client or pgbench, with its start-up
+# and the jq that shapes its output), and the wall time of all that (a little longer than
+# the run's own: connecting, starting, shaping).  Their sum over wall_s is the cores the run
+# kept busy, which says whether it was bound by the CPU or spent part of it waiting.
 s_measured() {
     local me=$BASHPID before after t0 t1 out
-    before=$(s_cpu "$me")
+    before=$(s_cpu_quiet "$me")
     t0=$(date +%s.%N)
     out=$("$@") || return
     t1=$(date +%s.%N)
-    after=$(s_cpu "$me")
+    after=$(s_cpu_quiet "$me" "${before##* }")
     jq -c --arg b "$before" --arg a "$after" --argjson hz "$(getconf CLK_TCK)" \
         --argjson wall "$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')" '
         ($b | split(" ") | map(tonumber)) as $b | ($a | split(" ") | map(tonumber)) as $a |
