@@ -28,6 +28,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 . tools/deps.sh
 codispatch_install_deps jq curl postgresql-client
+# The server runs as tools/run.sh starts it: 2 MiB pages for its heap (README, Configuration).
+export MIMALLOC_LARGE_OS_PAGES="${MIMALLOC_LARGE_OS_PAGES:-1}"
 
 PGBENCH_S=${BENCH_PGBENCH_S:-10}
 INTAKE_1=${BENCH_INTAKE_CALLS_1:-5000}

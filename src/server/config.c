@@ -127,8 +127,9 @@ static void s_print_version(void)
 {
 #ifdef CODISPATCH_MIMALLOC
     int v = mi_version(); /* 209 is 2.0.9 */
-    printf("codispatchd %s (allocator: mimalloc %d.%d.%d)\n", CODISPATCH_VERSION, v / 100,
-           v % 100 / 10, v % 10);
+    printf("codispatchd %s (allocator: mimalloc %d.%d.%d%s)\n", CODISPATCH_VERSION, v / 100,
+           v % 100 / 10, v % 10,
+           mi_option_is_enabled(mi_option_large_os_pages) ? ", large OS pages" : "");
 #else
     printf("codispatchd %s (allocator: the default malloc)\n", CODISPATCH_VERSION);
 #endif

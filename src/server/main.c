@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 
 #include <uv.h>
+#ifdef CODISPATCH_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include "config.h"
 #include "pgcluster.h"
@@ -34,8 +37,25 @@ static void s_on_signal(uv_signal_t *h, int signum)
     server_shutdown(app->server);
 }
 
+/* The server's memory grows with the open calls and the reply cache, and each first touch of
+ * a fresh 4 KiB page is a page fault: about one per three calls at 64 consoles, and in a
+ * virtual machine a fault is dear (README, Configuration).  So mimalloc asks the kernel for
+ * transparent huge pages (madvise) unless MIMALLOC_LARGE_OS_PAGES says otherwise; where the
+ * kernel has none, nothing changes.  A library's constructor has already allocated mimalloc's
+ * first segment (32 MiB) before main(), so this covers the segments mapped after it; the
+ * environment variable, read when mimalloc starts, covers that one too (tools/run.sh and the
+ * Dockerfile set it). */
+static void s_tune_allocator(void)
+{
+#ifdef CODISPATCH_MIMALLOC
+    if (!getenv("MIMALLOC_LARGE_OS_PAGES"))
+        mi_option_enable(mi_option_large_os_pages);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    s_tune_allocator();
     config_t cfg;
     char err[1024];
     int rc = config_parse(&cfg, argc, argv, err, sizeof err);
