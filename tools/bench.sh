@@ -8,8 +8,9 @@
 #      right before the intake figure it is compared with; pgbench at 16 clients and intake
 #      at 64 run as BENCH_PAIRS back-to-back pairs, and the ratio is the median of the pairs'
 #      (the machine's speed drifts from one minute to the next; a pair shares its minute);
-#   2. `bench stream` (1000 subscribers, 1000 changes/s) first, on a fresh server, then again
-#      with the bench's subscribers on libzmq; `bench intake` at 1, 64 (and 64 on libzmq)
+#   2. `bench stream` (1000 subscribers, 1000 changes/s for 10 s after a 1 s ramp at that rate,
+#      whose lag is reported apart) first, on a fresh server, then again with the bench's
+#      subscribers on libzmq; `bench intake` at 1, 64 (and 64 on libzmq)
 #      and 16 clients; `bench lifecycle`;
 #   3. restart: a second cluster loaded with 100,000 open calls and 2,000 units (SQL bulk
 #      insert), the server restarted, time until /readyz answers 200, and its RSS;
@@ -438,6 +439,7 @@ jq -r '
   "| stream \(.stream.subscribers) subscribers (\(.stream.ws_subscribers) WebSocket) at \(.stream.rate)/s: gaps, missed | \(.stream.gaps), \(.stream.missed) of \(.stream.expected) | 0 gaps | \(ok(.stream; .stream.gaps == 0 and .stream.missed == 0)) |",
   "| stream lag p50 / p99 (commit to receipt, from \(.stream.lag_from // "at_ms")) | \(r(.stream.lag_p50_ms)) / \(r(.stream.lag_p99_ms)) ms | p99 ≤ 50 ms | \(ok(.stream; .stream.lag_p99_ms <= 50)) |",
   "| stream lag from the event time (`at_ms`, before the commit) p50 / p99 | \(r(.stream.event_lag_p50_ms)) / \(r(.stream.event_lag_p99_ms)) ms | | |",
+  "| stream lag in the ramp (the first \(.stream.ramp_seconds // 0) s at \(.stream.rate)/s, after 10/s; not in the rows above) p99 / max | \(r(.stream.ramp_lag_p99_ms)) / \(r(.stream.ramp_lag_max_ms)) ms | | |",
   "| stream again, the bench on libzmq SUB sockets: gaps, missed; lag p50 / p99 (commit; event time) | \(.stream_libzmq.gaps), \(.stream_libzmq.missed) of \(.stream_libzmq.expected); \(r(.stream_libzmq.lag_p50_ms)) / \(r(.stream_libzmq.lag_p99_ms)) ms; \(r(.stream_libzmq.event_lag_p50_ms)) / \(r(.stream_libzmq.event_lag_p99_ms)) ms | | |",
   "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
   "| errors (intake 1 / 16 / 64 / 64 on libzmq, lifecycle, stream / on libzmq) | \(.intake_1.errors) / \(.intake_16.errors) / \([.intake_64_runs[].errors] | add) / \(.intake_64_libzmq.errors), \(.lifecycle.errors), \(.stream.errors) / \(.stream_libzmq.errors) | 0 | \(ok(.intake_1; ([.intake_1.errors, .intake_16.errors, ([.intake_64_runs[].errors] | add), .intake_64_libzmq.errors, .lifecycle.errors, .stream.errors, .stream_libzmq.errors] | add) == 0)) |",

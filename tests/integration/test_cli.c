@@ -349,15 +349,25 @@ START_TEST(bench_tools_report_what_they_measured)
     ck_assert(cJSON_IsString(from) && strcmp(from->valuestring, "committed_us") == 0);
     ck_assert(s_num(o, "event_lag_p99_ms") >= s_num(o, "event_lag_p50_ms"));
     ck_assert(s_num(o, "event_lag_max_ms") >= s_num(o, "lag_max_ms"));
+    /* The first second at the rate is the ramp (--ramp, default 1): its changes count as
+     * delivered above (1 s of ramp and 1 s measured: about 40 changes at 20 a second), their
+     * lag apart from lag_*. */
+    ck_assert_int_eq((int)s_num(o, "ramp_seconds"), 1);
+    ck_assert(s_num(o, "changes") >= 30);
+    ck_assert(s_num(o, "ramp_lag_p99_ms") > 0);
+    ck_assert(s_num(o, "ramp_lag_max_ms") >= s_num(o, "ramp_lag_p50_ms"));
     cJSON_Delete(o);
-    o = s_bench("stream --subscribers 3 --ws 0 --rate 20 --seconds 1 --libzmq", 0);
+    o = s_bench("stream --subscribers 3 --ws 0 --rate 20 --seconds 1 --ramp 0 --libzmq", 0);
     ck_assert_int_eq((int)s_num(o, "zmq_subscribers"), 3);
     s_every_change_delivered(o, 3);
+    ck_assert(s_num(o, "changes") < 30); /* no ramp: 1 s at 20 a second */
+    ck_assert(s_num(o, "ramp_lag_p99_ms") == 0 && s_num(o, "ramp_lag_max_ms") == 0);
     cJSON_Delete(o);
 
     /* Usage errors exit 2 before any load. */
     cJSON_Delete(s_bench("intake --clients 0", 2));
     cJSON_Delete(s_bench("lifecycle --units 2 --clients 3", 2));
+    cJSON_Delete(s_bench("stream --subscribers 3 --rate 20 --seconds 1 --ramp -1", 2));
     cJSON_Delete(s_bench("warp-speed", 2));
 }
 END_TEST

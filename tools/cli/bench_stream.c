@@ -1,4 +1,5 @@
-/*  bench_stream.c — `codispatch bench stream --subscribers S --rate R --seconds T [--ws N]`.
+/*  bench_stream.c — `codispatch bench stream --subscribers S --rate R --seconds T [--ws N]
+ *  [--ramp W]`.
  *
  *  S subscribers follow every topic of the live stream: S - N ZeroMQ subscribers and N
  *  WebSocket clients of /ws (default N = S / 10).  The ZeroMQ subscribers speak ZMTP
@@ -8,6 +9,14 @@
  *  R per second (open loop, on four DEALER sockets): each commits one event, so R changes a
  *  second.  Every subscriber checks that seqs arrive one by one; a jump (or, on /ws, a fresh
  *  snapshot sent because the client fell behind) is a gap, and what never arrived is missed.
+ *
+ *  The rate starts after a warm-up (a change every 100 ms until every subscriber has seen
+ *  one), and its first W seconds (--ramp, default 1) are a ramp: counted for deliveries, gaps
+ *  and misses like the rest, but their lag goes to ramp_lag_* instead of lag_*.  A step from
+ *  10 changes a second to R is a transient: with every connection idle, the server's fan-out
+ *  first sends each change on its own to every subscriber, and the lag grows until enough
+ *  changes travel together (in one send per connection) for the fan-out to keep up; lag_*
+ *  describes the rate R held, ramp_lag_* the step into it.
  *
  *  Lag is measured, on the same machine's clock, to the moment a subscriber reads the
  *  message, from two points: lag_* from the commit (StreamChange.committed_us, and
@@ -32,7 +41,7 @@
 #include "bench_zmtp.h"
 
 static const char *const USAGE =
-    "codispatch bench stream --subscribers S --rate R --seconds T [--ws N] [--libzmq]\n"
+    "codispatch bench stream --subscribers S --rate R --seconds T [--ramp W] [--ws N] [--libzmq]\n"
     "                        [--stream-endpoint EP] [--http HOST:PORT]";
 
 #define S_PRODUCERS 4
@@ -73,6 +82,9 @@ typedef struct s_run {
     } ring[S_RING];
     s_hist_t lag;       /* from the commit (committed_us), else from at_ms */
     s_hist_t event_lag; /* from at_ms */
+    bool ramp;          /* the ramp (--ramp): the lag goes to ramp_lag */
+    s_hist_t ramp_lag;  /* as lag, during the ramp */
+    s_hist_t second;    /* as lag, over the second the progress line reports (then emptied) */
     long unstamped;     /* deliveries without committed_us */
     double now_ms;      /* the wall clock read once per drained socket (0: read it per message) */
 } s_run_t;
@@ -107,10 +119,27 @@ static double s_quantile(const s_hist_t *h, double q)
 static void s_lag(s_run_t *r, const s_times_t *t)
 {
     double now = r->now_ms ? r->now_ms : bench_wall_ms();
-    s_hist_add(&r->event_lag, now - t->at_ms);
     if (!t->committed_ms)
         r->unstamped++;
-    s_hist_add(&r->lag, now - (t->committed_ms ? t->committed_ms : t->at_ms));
+    double lag = now - (t->committed_ms ? t->committed_ms : t->at_ms);
+    s_hist_add(&r->second, lag);
+    if (r->ramp) {
+        s_hist_add(&r->ramp_lag, lag);
+        return;
+    }
+    s_hist_add(&r->event_lag, now - t->at_ms);
+    s_hist_add(&r->lag, lag);
+}
+
+/* The lag of the last second's deliveries, for the progress line; then forgets them.  Where a
+ * run's tail comes from — spread over the run, or from a few bad seconds — shows there. */
+static void s_second_lag(s_run_t *r, double *p99, double *max)
+{
+    *p99 = s_quantile(&r->second, 0.99);
+    *max = r->second.max;
+    memset(r->second.bins, 0, S_BINS * sizeof *r->second.bins);
+    r->second.n = r->second.over = 0;
+    r->second.max = 0;
 }
 
 /* A change with this seq reached subscriber s. */
@@ -340,15 +369,17 @@ static long s_wait(int ep, s_prod_t *p, int timeout_ms)
 
 int bench_stream(const cli_t *cli, int argc, char **argv)
 {
-    cli_opt_t o[] = {CLI_OPT("subscribers"),     CLI_OPT("rate"), CLI_OPT("seconds"), CLI_OPT("ws"),
-                     CLI_OPT("stream-endpoint"), CLI_OPT("http"), CLI_FLAG("libzmq")};
+    cli_opt_t o[] = {
+        CLI_OPT("subscribers"),     CLI_OPT("rate"), CLI_OPT("seconds"), CLI_OPT("ws"),
+        CLI_OPT("stream-endpoint"), CLI_OPT("http"), CLI_FLAG("libzmq"), CLI_OPT("ramp")};
     size_t npos = 0;
-    long nsubs, rate, seconds, nws;
+    long nsubs, rate, seconds, nws, ramp;
     int rc = cli_parse(argc, argv, o, CLI_N(o), NULL, 0, &npos, USAGE);
     if (rc != CLI_OK ||
         (rc = bench_long_opt(o, CLI_N(o), "subscribers", 100, 1, 10000, &nsubs, USAGE)) != CLI_OK ||
         (rc = bench_long_opt(o, CLI_N(o), "rate", 100, 1, 100000, &rate, USAGE)) != CLI_OK ||
         (rc = bench_long_opt(o, CLI_N(o), "seconds", 10, 1, 3600, &seconds, USAGE)) != CLI_OK ||
+        (rc = bench_long_opt(o, CLI_N(o), "ramp", 1, 0, 600, &ramp, USAGE)) != CLI_OK ||
         (rc = bench_long_opt(o, CLI_N(o), "ws", nsubs / 10, 0, nsubs, &nws, USAGE)) != CLI_OK)
         return rc;
     char stream_ep[256] = "", http[256] = "";
@@ -370,6 +401,8 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     s_run_t *r = calloc(1, sizeof *r);
     r->lag.bins = calloc(S_BINS, sizeof *r->lag.bins);
     r->event_lag.bins = calloc(S_BINS, sizeof *r->event_lag.bins);
+    r->second.bins = calloc(S_BINS, sizeof *r->second.bins);
+    r->ramp_lag.bins = calloc(S_BINS, sizeof *r->ramp_lag.bins);
     s_sub_t *subs = calloc((size_t)nsubs, sizeof *subs);
     s_prod_t prod = {0};
     void *ctx = bench_zmq_ctx((int)nsubs + 64);
@@ -460,16 +493,20 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
         if (subs[i].last < r->start_seq)
             subs[i].last = r->start_seq;
     r->measuring = true;
+    r->ramp = ramp > 0;
     long warm_sent = prod.sent;
     prod.errors = 0;
 
-    /* R changes a second for T seconds; then wait (up to 10 s) for every subscriber to have
-     * everything that was committed. */
-    double start = bench_mono_ms(), produce_end = start + (double)seconds * 1000.0;
+    /* R changes a second for W + T seconds, the lag of the first W apart; then wait (up to
+     * 10 s) for every subscriber to have everything that was committed. */
+    double start = bench_mono_ms(), ramp_end = start + (double)ramp * 1000.0;
+    double produce_end = ramp_end + (double)seconds * 1000.0;
     last_progress = start;
     uint64_t end_seq = 0;
     for (;;) {
         double now = bench_mono_ms();
+        if (r->ramp && now >= ramp_end)
+            r->ramp = false;
         if (now < produce_end) {
             long due = warm_sent + (long)((now - start) * (double)rate / 1000.0);
             while (prod.sent < due)
@@ -487,8 +524,12 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
         }
         if (now - last_progress >= 1000) {
             last_progress = now;
-            fprintf(stderr, "bench stream: %ld changes sent, %ld deliveries, %ld gaps\n",
-                    prod.sent - warm_sent, r->delivered, r->gaps);
+            double p99, max;
+            s_second_lag(r, &p99, &max);
+            fprintf(stderr,
+                    "bench stream: %ld changes sent, %ld deliveries, %ld gaps; lag in the last "
+                    "second p99 %.2f ms, max %.2f ms\n",
+                    prod.sent - warm_sent, r->delivered, r->gaps, p99, max);
         }
         s_wait(ep, &prod, 1);
     }
@@ -503,6 +544,7 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     cJSON_AddNumberToObject(out, "ws_subscribers", (double)nws);
     cJSON_AddNumberToObject(out, "rate", (double)rate);
     cJSON_AddNumberToObject(out, "seconds", (double)seconds);
+    cJSON_AddNumberToObject(out, "ramp_seconds", (double)ramp);
     cJSON_AddNumberToObject(out, "changes", (double)changes);
     cJSON_AddNumberToObject(out, "expected", (double)expected);
     cJSON_AddNumberToObject(out, "delivered", (double)r->delivered);
@@ -518,6 +560,9 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     cJSON_AddNumberToObject(out, "event_lag_p50_ms", s_quantile(&r->event_lag, 0.50));
     cJSON_AddNumberToObject(out, "event_lag_p99_ms", s_quantile(&r->event_lag, 0.99));
     cJSON_AddNumberToObject(out, "event_lag_max_ms", r->event_lag.max);
+    cJSON_AddNumberToObject(out, "ramp_lag_p50_ms", s_quantile(&r->ramp_lag, 0.50));
+    cJSON_AddNumberToObject(out, "ramp_lag_p99_ms", s_quantile(&r->ramp_lag, 0.99));
+    cJSON_AddNumberToObject(out, "ramp_lag_max_ms", r->ramp_lag.max);
     cJSON_AddNumberToObject(out, "errors", (double)prod.errors);
     cli_print_json(out);
     rc = prod.errors ? CLI_REFUSED : CLI_OK;
@@ -537,6 +582,8 @@ done:
     free(subs);
     free(r->lag.bins);
     free(r->event_lag.bins);
+    free(r->second.bins);
+    free(r->ramp_lag.bins);
     free(r);
     return rc;
 }
