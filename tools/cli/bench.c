@@ -14,7 +14,7 @@
 static const char *const USAGE =
     "codispatch bench intake --clients C --calls N\n"
     "       codispatch bench lifecycle --units U --calls N --clients C\n"
-    "       codispatch bench stream --subscribers S --rate R --seconds T [--ws N]\n"
+    "       codispatch bench stream --subscribers S --rate R --seconds T [--ramp W] [--ws N]\n"
     "       codispatch bench rtt [--count N]";
 
 int cmd_bench(const cli_t *cli, int argc, char **argv)

@@ -11,12 +11,15 @@
  *  snapshot sent because the client fell behind) is a gap, and what never arrived is missed.
  *
  *  The rate starts after a warm-up (a change every 100 ms until every subscriber has seen
- *  one), and its first W seconds (--ramp, default 1) are a ramp: counted for deliveries, gaps
- *  and misses like the rest, but their lag goes to ramp_lag_* instead of lag_*.  A step from
- *  10 changes a second to R is a transient: with every connection idle, the server's fan-out
- *  first sends each change on its own to every subscriber, and the lag grows until enough
- *  changes travel together (in one send per connection) for the fan-out to keep up; lag_*
- *  describes the rate R held, ramp_lag_* the step into it.
+ *  one; then none until every reply is in), and its first W seconds (--ramp, default 1) are
+ *  a ramp: its changes count for deliveries, gaps and misses like the rest, but what is read
+ *  during those W seconds has its lag in ramp_lag_* instead of lag_* and event_lag_*.  A step
+ *  from idle to R changes a second is a transient: with every connection idle, the server's
+ *  fan-out first sends each change on its own to every subscriber, and the lag grows until
+ *  enough changes travel together (in one send per connection) for the fan-out to keep up;
+ *  lag_* describes the rate R held, ramp_lag_* the step into it.  The split is by the time
+ *  of reading, so what the ramp left queued and is read after it counts in lag_* (the
+ *  cautious side).  "seconds" is T; "changes", "expected" and "delivered" cover W + T.
  *
  *  Lag is measured, on the same machine's clock, to the moment a subscriber reads the
  *  message, from two points: lag_* from the commit (StreamChange.committed_us, and

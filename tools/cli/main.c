@@ -108,7 +108,7 @@ static const char *const HELP =
     "  bench lifecycle --units U --calls N --clients C\n"
     "                                           create, dispatch, tablet ack, en route, on\n"
     "                                           scene, clear, close; per-step latency\n"
-    "  bench stream --subscribers S --rate R --seconds T [--ws N]\n"
+    "  bench stream --subscribers S --rate R --seconds T [--ramp W] [--ws N]\n"
     "                                           S stream subscribers (N of them WebSocket)\n"
     "                                           while R changes/s are made; lag and gaps\n"
     "  bench rtt [--count N]                    StatusRequest round trips (no database)\n"
