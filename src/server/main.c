@@ -41,10 +41,11 @@ static void s_on_signal(uv_signal_t *h, int signum)
  * a fresh 4 KiB page is a page fault: about one per three calls at 64 consoles, and in a
  * virtual machine a fault is dear (README, Configuration).  So mimalloc asks the kernel for
  * transparent huge pages (madvise) unless MIMALLOC_LARGE_OS_PAGES says otherwise; where the
- * kernel has none, nothing changes.  A library's constructor has already allocated mimalloc's
- * first segment (32 MiB) before main(), so this covers the segments mapped after it; the
- * environment variable, read when mimalloc starts, covers that one too (tools/run.sh and the
- * Dockerfile set it). */
+ * kernel has none the pages stay small, and either way mimalloc then keeps freed memory rather
+ * than returning it (README, Configuration).  A library's constructor has already
+ * allocated mimalloc's first segment (32 MiB) before main(), so this covers the segments mapped
+ * after it; the environment variable, read when mimalloc starts, covers that one too
+ * (tools/run.sh and the Dockerfile set it). */
 static void s_tune_allocator(void)
 {
 #ifdef CODISPATCH_MIMALLOC
