@@ -275,33 +275,30 @@ s_settle() {
 }
 s_step floor && floor_table=1
 # Each floor figure is taken right before the intake figure it is compared with, so that a
-# machine whose disk or CPU gets busier in between skews the ratio as little as possible; and
-# PAIRS times, as one pair's 1-client latencies move by more than the target's margin.
-for i in $(seq "$PAIRS"); do
-    if s_step floor; then
-        echo "bench: pgbench, 1 client, ${PGBENCH_S} s (pair $i of $PAIRS)" >&2
-        s_settle
-        pg1_runs+=("$(s_pgbench 1)")
-    fi
-    if s_step load; then
-        echo "bench: intake, 1 client (pair $i of $PAIRS)" >&2
-        s_settle
-        in1_runs+=("$(bench intake --clients 1 --calls "$INTAKE_1")")
-    fi
-done
-# The headline ratio: pgbench at 16 clients and intake at 64, back to back, PAIRS times.
-for i in $(seq "$PAIRS"); do
-    if s_step floor; then
-        echo "bench: pgbench, 16 clients, ${PGBENCH_S} s (pair $i of $PAIRS)" >&2
-        s_settle
-        pg16_runs+=("$(s_measured s_pgbench 16)")
-    fi
-    if s_step load; then
-        echo "bench: intake, 64 clients (pair $i of $PAIRS)" >&2
-        s_settle
-        in64_runs+=("$(s_measured bench intake --clients 64 --calls "$INTAKE_64")")
-    fi
-done
+# machine whose disk or CPU gets busier in between skews the ratio as little as possible, and
+# PAIRS times: the machine's speed drifts, and one pair's 1-client latencies move by more than
+# the target's margin.
+# s_pairs PG_CLIENTS INTAKE_CLIENTS CALLS PG_RUNS INTAKE_RUNS [WRAPPER]: PAIRS back-to-back
+# pairs, each run's JSON appended to the arrays named, each run through WRAPPER if given.
+s_pairs() {
+    local -n pg_out=$4 in_out=$5
+    local wrap=("${@:6}") i
+    for i in $(seq "$PAIRS"); do
+        if s_step floor; then
+            echo "bench: pgbench, $1 client(s), ${PGBENCH_S} s (pair $i of $PAIRS)" >&2
+            s_settle
+            pg_out+=("$("${wrap[@]}" s_pgbench "$1")")
+        fi
+        if s_step load; then
+            echo "bench: intake, $2 client(s) (pair $i of $PAIRS)" >&2
+            s_settle
+            in_out+=("$("${wrap[@]}" bench intake --clients "$2" --calls "$3")")
+        fi
+    done
+}
+s_pairs 1 1 "$INTAKE_1" pg1_runs in1_runs
+# The headline ratio: pgbench at 16 clients and intake at 64, with each run's CPU time.
+s_pairs 16 64 "$INTAKE_64" pg16_runs in64_runs s_measured
 if s_step floor; then
     s_sql "$tmp/main" "DROP TABLE bench_floor; DROP SEQUENCE bench_floor_seq;"
     floor_table=""
