@@ -429,6 +429,9 @@ jq -n --argjson rtt "$rtt" \
 # The table (Markdown), from bench.json alone, so it can be made again from a saved file.
 jq -r '
   def r(x): if x == null then "–" else (x * 100 | round) / 100 end;
+  # A figure judged against target t: with four decimals where two would round it onto t
+  # from the wrong side (2.0006 is a miss of "≤ 2.0", not "2").
+  def rt(x; t): if x != null and x != t and r(x) == t then (x * 10000 | round) / 10000 else r(x) end;
   def ok(x; c): if x == null then "" elif c then "yes" else "**no**" end;
   "| Measure | Result | Target | Met |",
   "|---|---|---|---|",
@@ -438,26 +441,26 @@ jq -r '
   "| pgbench 16 clients: TPS / latency (the median of \(.pgbench_16_runs | length) runs; the TPS of each) | \(r(.pgbench_16.tps)) / \(r(.pgbench_16.latency_ms)) ms (\([.pgbench_16_runs[] | r(.tps)] | join(", "))) | | |",
   "| floor = pgbench 1-client latency + ZeroMQ round trip (the median pair'"'"'s) | \(r(.floor_ms)) ms | | |",
   "| intake 1 client: calls/s, p50 / p99 / p99.9 (the median pair'"'"'s run; the p50 of each) | \(r(.intake_1.throughput_per_s)), \(r(.intake_1.p50_ms)) / \(r(.intake_1.p99_ms)) / \(r(.intake_1.p999_ms)) ms (\([(.intake_1_runs // [])[] | r(.p50_ms)] | join(", ")) ms) | | |",
-  "| intake 1 client, p99: the median of the runs (of each) | \(r(.intake_1_p99_median_ms)) ms (\([(.intake_1_runs // [])[] | r(.p99_ms)] | join(", ")) ms) | p99 ≤ 3 ms | \(ok(.intake_1_p99_median_ms; .intake_1_p99_median_ms <= 3)) |",
+  "| intake 1 client, p99: the median of the runs (of each) | \(rt(.intake_1_p99_median_ms; 3)) ms (\([(.intake_1_runs // [])[] | r(.p99_ms)] | join(", ")) ms) | p99 ≤ 3 ms | \(ok(.intake_1_p99_median_ms; .intake_1_p99_median_ms <= 3)) |",
   "| intake 16 clients: calls/s, p50 / p99 | \(r(.intake_16.throughput_per_s)), \(r(.intake_16.p50_ms)) / \(r(.intake_16.p99_ms)) ms | | |",
   "| intake 64 clients: calls/s, p50 / p99 (the median of \(.intake_64_runs | length) runs by calls/s; the calls/s of each) | \(r(.intake_64.throughput_per_s)), \(r(.intake_64.p50_ms)) / \(r(.intake_64.p99_ms)) ms (\([.intake_64_runs[] | r(.throughput_per_s)] | join(", "))) | | |",
-  "| intake 64 clients, p99: the median of the runs (of each) | \(r(.intake_64_p99_median_ms)) ms (\([.intake_64_runs[] | r(.p99_ms)] | join(", ")) ms) | p99 ≤ 15 ms | \(ok(.intake_64_p99_median_ms; .intake_64_p99_median_ms <= 15)) |",
+  "| intake 64 clients, p99: the median of the runs (of each) | \(rt(.intake_64_p99_median_ms; 15)) ms (\([.intake_64_runs[] | r(.p99_ms)] | join(", ")) ms) | p99 ≤ 15 ms | \(ok(.intake_64_p99_median_ms; .intake_64_p99_median_ms <= 15)) |",
   "| intake 64 clients, the bench on libzmq DEALERs: calls/s, p50 / p99 | \(r(.intake_64_libzmq.throughput_per_s)), \(r(.intake_64_libzmq.p50_ms)) / \(r(.intake_64_libzmq.p99_ms)) ms | | |",
-  "| `intake64_vs_pgbench16`: the median of the pairs (of each) | \(r(.intake64_vs_pgbench16)) (\([.intake64_vs_pgbench16_pairs[] | r(.)] | join(", "))) | ≥ 2.0 | \(ok(.intake64_vs_pgbench16; .intake64_vs_pgbench16 >= 2)) |",
+  "| `intake64_vs_pgbench16`: the median of the pairs (of each) | \(rt(.intake64_vs_pgbench16; 2)) (\([.intake64_vs_pgbench16_pairs[] | rt(.; 2)] | join(", "))) | ≥ 2.0 | \(ok(.intake64_vs_pgbench16; .intake64_vs_pgbench16 >= 2)) |",
   "| CPU time per call, intake 64 (its median run): server / PostgreSQL / bench client; cores kept busy | \(r(.intake_64_cpu_per_call.server_us)) / \(r(.intake_64_cpu_per_call.postgres_us)) / \(r(.intake_64_cpu_per_call.client_us)) µs; \(r(.intake_64_cpu_per_call.cores_busy)) of \(.machine.cores) | | |",
   "| CPU time per transaction, pgbench 16 (its median run): PostgreSQL / pgbench; cores kept busy | \(r(.pgbench_16_cpu_per_transaction.postgres_us)) / \(r(.pgbench_16_cpu_per_transaction.client_us)) µs; \(r(.pgbench_16_cpu_per_transaction.cores_busy)) of \(.machine.cores) | | |",
-  "| `intake1_p50_vs_floor`: the median of the pairs (of each) | \(r(.intake1_p50_vs_floor)) (\([(.intake1_p50_vs_floor_pairs // [])[] | r(.)] | join(", "))) | ≤ 2.0 | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2)) |",
+  "| `intake1_p50_vs_floor`: the median of the pairs (of each) | \(rt(.intake1_p50_vs_floor; 2)) (\([(.intake1_p50_vs_floor_pairs // [])[] | rt(.; 2)] | join(", "))) | ≤ 2.0 | \(ok(.intake1_p50_vs_floor; .intake1_p50_vs_floor <= 2)) |",
   "| lifecycle (\(.lifecycle.clients) consoles, \(.lifecycle.units) tablets): calls/s, whole call p50 / p99 | \(r(.lifecycle.calls_per_s)), \(r(.lifecycle.total_p50_ms)) / \(r(.lifecycle.total_p99_ms)) ms | | |",
   "| lifecycle steps p50 / p99 (ms) | \([(.lifecycle.steps // {}) | to_entries[] | "\(.key) \(r(.value.p50_ms))/\(r(.value.p99_ms))"] | join(", ")) | | |",
   "| stream \(.stream.subscribers) subscribers (\(.stream.ws_subscribers) WebSocket) at \(.stream.rate)/s: gaps, missed | \(.stream.gaps), \(.stream.missed) of \(.stream.expected) | 0 gaps | \(ok(.stream; .stream.gaps == 0 and .stream.missed == 0)) |",
-  "| stream lag p50 / p99 (commit to receipt, from \(.stream.lag_from // "at_ms")) | \(r(.stream.lag_p50_ms)) / \(r(.stream.lag_p99_ms)) ms | p99 ≤ 50 ms | \(ok(.stream; .stream.lag_p99_ms <= 50)) |",
+  "| stream lag p50 / p99 (commit to receipt, from \(.stream.lag_from // "at_ms")) | \(r(.stream.lag_p50_ms)) / \(rt(.stream.lag_p99_ms; 50)) ms | p99 ≤ 50 ms | \(ok(.stream; .stream.lag_p99_ms <= 50)) |",
   "| stream lag from the event time (`at_ms`, before the commit) p50 / p99 | \(r(.stream.event_lag_p50_ms)) / \(r(.stream.event_lag_p99_ms)) ms | | |",
   "| stream lag in the ramp (the first \(.stream.ramp_seconds // 0) s at \(.stream.rate)/s, from idle; what is read then, not in the lag rows above) p99 / max | \(r(.stream.ramp_lag_p99_ms)) / \(r(.stream.ramp_lag_max_ms)) ms | | |",
   "| stream again, the bench on libzmq SUB sockets: gaps, missed; lag p50 / p99 (commit; event time) | \(.stream_libzmq.gaps), \(.stream_libzmq.missed) of \(.stream_libzmq.expected); \(r(.stream_libzmq.lag_p50_ms)) / \(r(.stream_libzmq.lag_p99_ms)) ms; \(r(.stream_libzmq.event_lag_p50_ms)) / \(r(.stream_libzmq.event_lag_p99_ms)) ms | | |",
-  "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(r(.restart.ready_s)) s / \(r(.restart.rss_mb)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
+  "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(rt(.restart.ready_s; 2)) s / \(rt(.restart.rss_mb; 200)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
   "| errors (intake 1 / 16 / 64 / 64 on libzmq, lifecycle, stream / on libzmq) | \([(.intake_1_runs // [])[].errors] | add) / \(.intake_16.errors) / \([.intake_64_runs[].errors] | add) / \(.intake_64_libzmq.errors), \(.lifecycle.errors), \(.stream.errors) / \(.stream_libzmq.errors) | 0 | \(ok(.intake_1; ([([(.intake_1_runs // [])[].errors] | add), .intake_16.errors, ([.intake_64_runs[].errors] | add), .intake_64_libzmq.errors, .lifecycle.errors, .stream.errors, .stream_libzmq.errors] | add) == 0)) |",
   "| /api/snapshot after that restart: answered in / rendered in | \(r(.restart.snapshot_s)) s / \(r(.restart.snapshot_render_s)) s | | |",
-  "| sim offline, 3000 calls and 200 units | \(r(.sim_offline.measured_wall_s)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
+  "| sim offline, 3000 calls and 200 units | \(rt(.sim_offline.measured_wall_s; 60)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
   "",
   "Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.mem_mb) MB, Linux \(.machine.kernel), PostgreSQL \(.machine.postgresql), \(.machine.server); load average at the end \(.machine.loadavg_at_end); \(.date)."
 ' build/bench.json
