@@ -429,8 +429,8 @@ jq -n --argjson rtt "$rtt" \
 # The table (Markdown), from bench.json alone, so it can be made again from a saved file.
 jq -r '
   def r(x): if x == null then "–" else (x * 100 | round) / 100 end;
-  # A figure judged against target t: with four decimals where two would round it onto t
-  # from the wrong side (2.0006 is a miss of "≤ 2.0", not "2").
+  # A figure judged against target t: with four decimals where two would round it onto t,
+  # which hides its side (2.0006 is a miss of "≤ 2.0", not "2").
   def rt(x; t): if x != null and x != t and r(x) == t then (x * 10000 | round) / 10000 else r(x) end;
   def ok(x; c): if x == null then "" elif c then "yes" else "**no**" end;
   "| Measure | Result | Target | Met |",
