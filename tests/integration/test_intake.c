@@ -270,6 +270,42 @@ START_TEST(a_lone_call_and_a_batched_call_write_the_same_rows)
 }
 END_TEST
 
+/* calls.type has no foreign key (migration 0009): the server writes only types it loaded from
+ * call_types, and call_types refuses to lose or rename a row, so every type stays resolvable. */
+START_TEST(call_types_are_kept_for_good)
+{
+    Codispatch__V1__Envelope *r =
+        harness_create_call(h, "kept-1", "welfare_check", 3, 34.05, -118.25);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, CODISPATCH__V1__ENVELOPE__BODY_CALL);
+    cdc_envelope_free(r);
+    /* Removing or renaming a type is refused, used or not, however it is tried. */
+    ck_assert_int_ne(harness_sql_exec(h, "DELETE FROM call_types WHERE name = 'welfare_check'"), 0);
+    ck_assert_int_ne(harness_sql_exec(h, "DELETE FROM call_types WHERE name = 'fire'"), 0);
+    ck_assert_int_ne(harness_sql_exec(h, "TRUNCATE call_types"), 0);
+    ck_assert_int_ne(
+        harness_sql_exec(h,
+                         "UPDATE call_types SET name = 'wellbeing' WHERE name = 'welfare_check'"),
+        0);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM call_types WHERE name IN "
+                                          "('welfare_check', 'fire')"),
+                     2);
+    /* Adding a type and rewording a description still work. */
+    ck_assert_int_eq(harness_sql_exec(h, "INSERT INTO call_types (name) VALUES ('kept_test')"), 0);
+    ck_assert_int_eq(harness_sql_exec(h, "UPDATE call_types SET description = description || '.' "
+                                         "WHERE name = 'other'"),
+                     0);
+    /* An unknown type never reaches calls: the server refuses it, naming the field. */
+    r = harness_create_call(h, "kept-2", "ufo", 3, 34.05, -118.25);
+    ck_assert_int_eq(harness_error_code(r), CODISPATCH__V1__CODE__INVALID_ARGUMENT);
+    ck_assert_str_eq(r->error->field, "type");
+    cdc_envelope_free(r);
+    ck_assert_int_eq(harness_sql_count(h, "SELECT count(*) FROM calls c WHERE NOT EXISTS "
+                                          "(SELECT 1 FROM call_types t WHERE t.name = c.type)"),
+                     0);
+}
+END_TEST
+
 START_TEST(list_calls_open_and_all)
 {
     Codispatch__V1__Envelope *r = harness_create_call(h, "ls-1", "fire", 1, 34.2, -118.5);
@@ -311,6 +347,7 @@ int main(void)
     tcase_add_test(tc, concurrent_clients_all_acknowledged);
     tcase_add_test(tc, list_calls_open_and_all);
     tcase_add_test(tc, a_lone_call_and_a_batched_call_write_the_same_rows);
+    tcase_add_test(tc, call_types_are_kept_for_good);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }
