@@ -2,9 +2,9 @@
 --
 -- The key checked every new call's type with a row lock on its call_types row: a query of
 -- its own inside PostgreSQL (an SPI plan run by an after-trigger), a log record and a
--- dirtied page per call.  At one console that was ~22 us of a call's ~0.45 ms (30 alternating
--- rounds of 1,000 calls against fresh servers, 27 of them faster without it; README,
--- Benchmarks), on the one target tools/bench.sh still misses at times.
+-- dirtied page per call.  At one console that was 22-28 us of a call's ~0.4 ms (two fresh
+-- servers side by side, 30 alternating rounds of 1,000 calls, faster without it in 26-28 of
+-- them; README, Benchmarks), on the target tools/bench.sh missed most often.
 --
 -- What the key guarded stays guarded another way.  The server writes every calls row, and
 -- only with a type from the list it loaded from call_types at start-up (anything else is
