@@ -398,13 +398,15 @@ jq -n --argjson rtt "$rtt" \
          client_us: (.cpu.client_s * 1e6 / n),
          cores_busy: ((.cpu.server_s + .cpu.postgres_s + .cpu.client_s) / .cpu.wall_s)}
         else null end;
-    ([range(0; [($pg16_runs | length), ($in64_runs | length)] | min)] |
-     map($in64_runs[.].throughput_per_s / $pg16_runs[.].tps)) as $ratios |
+    # f of each pair [intake run, floor run], over the pairs both lists have.
+    def pairwise($in; $floor; f):
+        [range(0; [($in | length), ($floor | length)] | min) as $i | [$in[$i], $floor[$i]] | f];
+    pairwise($in64_runs; $pg16_runs; .[0].throughput_per_s / .[1].tps) as $ratios |
     ($pg16_runs | median_by(.tps)) as $pg16 | ($in64_runs | median_by(.throughput_per_s)) as $in64 |
     # The 1-client pairs: each intake p50 against the floor of its own pair; the runs shown
     # are those of the median pair.
-    (if $rtt then [range(0; [($pg1_runs | length), ($in1_runs | length)] | min)] |
-       map($in1_runs[.].p50_ms / ($pg1_runs[.].latency_ms + $rtt.p50_ms)) else [] end) as $ratios1 |
+    (if $rtt then pairwise($in1_runs; $pg1_runs; .[0].p50_ms / (.[1].latency_ms + $rtt.p50_ms))
+     else [] end) as $ratios1 |
     ([range(0; $ratios1 | length)] | median_by($ratios1[.])) as $mid1 |
     (if $mid1 != null then $pg1_runs[$mid1] else ($pg1_runs | median_by(.latency_ms)) end) as $pg1 |
     (if $mid1 != null then $in1_runs[$mid1] else ($in1_runs | median_by(.p50_ms)) end) as $in1 |
@@ -433,6 +435,7 @@ jq -r '
   # which hides its side (2.0006 is a miss of "≤ 2.0", not "2").
   def rt(x; t): if x != null and x != t and r(x) == t then (x * 10000 | round) / 10000 else r(x) end;
   def ok(x; c): if x == null then "" elif c then "yes" else "**no**" end;
+  def errors(runs): [(runs // [])[].errors] | add;
   "| Measure | Result | Target | Met |",
   "|---|---|---|---|",
   "| ZeroMQ round trip p50 (`bench rtt`) | \(r(.zmq_rtt.p50_ms)) ms | | |",
@@ -458,7 +461,7 @@ jq -r '
   "| stream lag in the ramp (the first \(.stream.ramp_seconds // 0) s at \(.stream.rate)/s, from idle; what is read then, not in the lag rows above) p99 / max | \(r(.stream.ramp_lag_p99_ms)) / \(r(.stream.ramp_lag_max_ms)) ms | | |",
   "| stream again, the bench on libzmq SUB sockets: gaps, missed; lag p50 / p99 (commit; event time) | \(.stream_libzmq.gaps), \(.stream_libzmq.missed) of \(.stream_libzmq.expected); \(r(.stream_libzmq.lag_p50_ms)) / \(r(.stream_libzmq.lag_p99_ms)) ms; \(r(.stream_libzmq.event_lag_p50_ms)) / \(r(.stream_libzmq.event_lag_p99_ms)) ms | | |",
   "| restart with \(.restart.open_calls) open calls, \(.restart.units) units: ready / RSS | \(rt(.restart.ready_s; 2)) s / \(rt(.restart.rss_mb; 200)) MB | ≤ 2 s, ≤ 200 MB | \(ok(.restart; .restart.ready_s <= 2 and .restart.rss_mb <= 200)) |",
-  "| errors (intake 1 / 16 / 64 / 64 on libzmq, lifecycle, stream / on libzmq) | \([(.intake_1_runs // [])[].errors] | add) / \(.intake_16.errors) / \([.intake_64_runs[].errors] | add) / \(.intake_64_libzmq.errors), \(.lifecycle.errors), \(.stream.errors) / \(.stream_libzmq.errors) | 0 | \(ok(.intake_1; ([([(.intake_1_runs // [])[].errors] | add), .intake_16.errors, ([.intake_64_runs[].errors] | add), .intake_64_libzmq.errors, .lifecycle.errors, .stream.errors, .stream_libzmq.errors] | add) == 0)) |",
+  "| errors (intake 1 / 16 / 64 / 64 on libzmq, lifecycle, stream / on libzmq) | \(errors(.intake_1_runs)) / \(.intake_16.errors) / \(errors(.intake_64_runs)) / \(.intake_64_libzmq.errors), \(.lifecycle.errors), \(.stream.errors) / \(.stream_libzmq.errors) | 0 | \(ok(.intake_1; ([errors(.intake_1_runs), .intake_16.errors, errors(.intake_64_runs), .intake_64_libzmq.errors, .lifecycle.errors, .stream.errors, .stream_libzmq.errors] | add) == 0)) |",
   "| /api/snapshot after that restart: answered in / rendered in | \(r(.restart.snapshot_s)) s / \(r(.restart.snapshot_render_s)) s | | |",
   "| sim offline, 3000 calls and 200 units | \(rt(.sim_offline.measured_wall_s; 60)) s | ≤ 60 s | \(ok(.sim_offline; .sim_offline.measured_wall_s <= 60)) |",
   "",
