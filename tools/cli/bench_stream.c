@@ -402,10 +402,9 @@ int bench_stream(const cli_t *cli, int argc, char **argv)
     }
 
     s_run_t *r = calloc(1, sizeof *r);
-    r->lag.bins = calloc(S_BINS, sizeof *r->lag.bins);
-    r->event_lag.bins = calloc(S_BINS, sizeof *r->event_lag.bins);
-    r->second.bins = calloc(S_BINS, sizeof *r->second.bins);
-    r->ramp_lag.bins = calloc(S_BINS, sizeof *r->ramp_lag.bins);
+    s_hist_t *hists[] = {&r->lag, &r->event_lag, &r->ramp_lag, &r->second};
+    for (size_t i = 0; i < sizeof hists / sizeof *hists; i++)
+        hists[i]->bins = calloc(S_BINS, sizeof *hists[i]->bins);
     s_sub_t *subs = calloc((size_t)nsubs, sizeof *subs);
     s_prod_t prod = {0};
     void *ctx = bench_zmq_ctx((int)nsubs + 64);
@@ -583,10 +582,8 @@ done:
     if (ep >= 0)
         close(ep);
     free(subs);
-    free(r->lag.bins);
-    free(r->event_lag.bins);
-    free(r->second.bins);
-    free(r->ramp_lag.bins);
+    for (size_t i = 0; i < sizeof hists / sizeof *hists; i++)
+        free(hists[i]->bins);
     free(r);
     return rc;
 }
