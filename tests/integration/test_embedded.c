@@ -1,6 +1,7 @@
 /* Integration: the embedded default database.  codispatchd without --db creates a private
  * PostgreSQL cluster in DATA_DIR/pg on first start, stops it on a clean exit, adopts it when a
- * crashed server left it running, and starts it again over a stale postmaster.pid. */
+ * crashed server left it running, and starts it again over a stale postmaster.pid; its
+ * backends keep the heap they free, unless the operator set malloc thresholds of their own. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +146,68 @@ START_TEST(a_stale_postmaster_pid_does_not_stop_the_start)
 }
 END_TEST
 
+/* GLIBC_TUNABLES as the cluster's postmaster, and so every backend it forks, started with, as
+ * a string (empty if unset) in out.  Read from the postmaster's first environment block,
+ * where glibc, parsing the variable at start-up, ends each setting it knows with a NUL: the
+ * settings are the NUL-separated pieces from "GLIBC_TUNABLES=" on that start with "glibc.". */
+static void s_cluster_tunables(char *out, size_t cap)
+{
+    char path[64], env[65536];
+    snprintf(path, sizeof path, "/proc/%ld/environ", harness_postmaster_pid(h));
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(env, 1, sizeof env - 1, f);
+    fclose(f);
+    env[n] = '\0';
+    out[0] = '\0';
+    const char *key = "GLIBC_TUNABLES=";
+    for (size_t at = 0; at < n; at += strlen(env + at) + 1) {
+        if (strncmp(env + at, key, strlen(key)) != 0)
+            continue;
+        strncat(out, env + at + strlen(key), cap - strlen(out) - 1);
+        for (at += strlen(env + at) + 1; at < n && strncmp(env + at, "glibc.", 6) == 0;
+             at += strlen(env + at) + 1) {
+            strncat(out, ":", cap - strlen(out) - 1);
+            strncat(out, env + at, cap - strlen(out) - 1);
+        }
+        return;
+    }
+}
+
+/* Starts the server with GLIBC_TUNABLES set to own (unset if NULL) and checks what its cluster
+ * got; stops it again. */
+static void s_assert_cluster_tunables(const char *own, const char *expected)
+{
+    if (own)
+        setenv("GLIBC_TUNABLES", own, 1);
+    else
+        unsetenv("GLIBC_TUNABLES");
+    ck_assert_int_eq(harness_start_server(h), 0);
+    long pm = harness_postmaster_pid(h);
+    char got[512];
+    s_cluster_tunables(got, sizeof got);
+    ck_assert_str_eq(got, expected);
+    ck_assert_int_eq(harness_stop_server(h, SIGTERM), 0);
+    ck_assert(s_wait_gone(pm, 10000)); /* the next start is a new postmaster */
+    unsetenv("GLIBC_TUNABLES");
+}
+
+/* The backends keep the heap they free (pgcluster.c, PG_MALLOC_TUNABLES), and an operator's
+ * own malloc settings win. */
+START_TEST(the_cluster_keeps_the_heap_it_frees_unless_told_otherwise)
+{
+    const char *ours = "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=33554432";
+    char line[256];
+    s_assert_cluster_tunables(NULL, ours);
+    /* Other settings of the operator's are kept, ours added after them. */
+    snprintf(line, sizeof line, "glibc.malloc.arena_max=2:%s", ours);
+    s_assert_cluster_tunables("glibc.malloc.arena_max=2", line);
+    /* One that sets a threshold itself is left as it is. */
+    s_assert_cluster_tunables("glibc.malloc.trim_threshold=1048576",
+                              "glibc.malloc.trim_threshold=1048576");
+}
+END_TEST
+
 static int s_unit_count(void)
 {
     Codispatch__V1__Envelope env = CODISPATCH__V1__ENVELOPE__INIT;
@@ -185,6 +248,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, a_crashed_server_leaves_the_cluster_running_and_the_next_adopts_it);
     tcase_add_test(tc, a_stale_postmaster_pid_does_not_stop_the_start);
     tcase_add_test(tc, demo_roster_is_added_once);
+    tcase_add_test(tc, the_cluster_keeps_the_heap_it_frees_unless_told_otherwise);
     suite_add_tcase(s, tc);
     return s;
 }
