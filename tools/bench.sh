@@ -3,9 +3,10 @@
 # same machine in the same run.  Builds Release into build-release/, starts the server on an
 # embedded cluster in a temporary directory (the server's normal settings: fsync and
 # synchronous_commit on) and measures, in order:
-#   1. the floor: a ZeroMQ round trip (`bench rtt`) and pgbench with a one-row INSERT into a
-#      table shaped like `events` (1 and 16 clients, BENCH_PGBENCH_S seconds each), each
-#      right before the intake figure it is compared with; pgbench at 1 client and intake at
+#   1. the floor: pgbench with a one-row INSERT into a table shaped like `events` (1 and 16
+#      clients, BENCH_PGBENCH_S seconds each) and a ZeroMQ round trip (`bench rtt`, with the
+#      1-client pgbench the 1-client floor), each right before the intake figure it is
+#      compared with; pgbench at 1 client, the round trip and intake at
 #      1, and pgbench at 16 clients and intake at 64, run as BENCH_PAIRS back-to-back pairs
 #      each, and each ratio is the median of its pairs' (the machine's speed drifts from one
 #      minute to the next; a pair shares its minute);
@@ -51,7 +52,7 @@ RESTART_CALLS=${BENCH_RESTART_CALLS:-100000}
 RESTART_UNITS=${BENCH_RESTART_UNITS:-2000}
 STEPS=" ${BENCH_STEPS:-floor load restart sim} "
 s_step() { [[ "$STEPS" == *" $1 "* ]]; }
-rtt=null in16=null in64_libzmq=null life=null stream=null
+rtt_runs=() in16=null in64_libzmq=null life=null stream=null
 pg1_runs=() in1_runs=() pg16_runs=() in64_runs=()
 stream_libzmq=null restart=null sim=null sim_wall=null
 
@@ -213,8 +214,6 @@ s_wait_ready "$(date +%s.%N)" >/dev/null
 fi
 if s_step floor; then
 
-echo "bench: ZeroMQ round trip (StatusRequest, no database)" >&2
-rtt=$(bench rtt --count 5000)
 # What a commit's flush costs on this disk: group commit pays off in proportion to it.
 fsync_bin=$(ls /usr/lib/postgresql/*/bin/pg_test_fsync 2>/dev/null | tail -1)
 if [ -n "$fsync_bin" ]; then
@@ -278,11 +277,15 @@ s_step floor && floor_table=1
 # machine whose disk or CPU gets busier in between skews the ratio as little as possible, and
 # PAIRS times: the machine's speed drifts, and one pair's 1-client latencies move by more than
 # the target's margin.
-# s_pairs PG_CLIENTS INTAKE_CLIENTS CALLS PG_RUNS INTAKE_RUNS [WRAPPER]: PAIRS back-to-back
-# pairs, each run's JSON appended to the arrays named, each run through WRAPPER if given.
+# The 1-client floor's other half, the ZeroMQ round trip, is taken in each pair too, right
+# before its intake run: the machine's slow minutes lengthen every wake-up, and a round trip
+# taken once at the start would leave them all to the intake side of the ratio.
+# s_pairs PG_CLIENTS INTAKE_CLIENTS CALLS PG_RUNS INTAKE_RUNS RTT_RUNS [WRAPPER]: PAIRS
+# back-to-back pairs, each run's JSON appended to the arrays named (RTT_RUNS "" for no round
+# trips), each pgbench and intake run through WRAPPER if given.
 s_pairs() {
     local -n pg_out=$4 in_out=$5
-    local wrap=("${@:6}") i
+    local rtt_name=$6 wrap=("${@:7}") i
     for i in $(seq "$PAIRS"); do
         if s_step floor; then
             echo "bench: pgbench, $1 client(s), ${PGBENCH_S} s (pair $i of $PAIRS)" >&2
@@ -290,15 +293,20 @@ s_pairs() {
             pg_out+=("$("${wrap[@]}" s_pgbench "$1")")
         fi
         if s_step load; then
-            echo "bench: intake, $2 client(s) (pair $i of $PAIRS)" >&2
             s_settle
+            if [ -n "$rtt_name" ] && s_step floor; then
+                echo "bench: ZeroMQ round trip (StatusRequest, no database; pair $i of $PAIRS)" >&2
+                local -n rtt_out=$rtt_name
+                rtt_out+=("$(bench rtt --count 5000)")
+            fi
+            echo "bench: intake, $2 client(s) (pair $i of $PAIRS)" >&2
             in_out+=("$("${wrap[@]}" bench intake --clients "$2" --calls "$3")")
         fi
     done
 }
-s_pairs 1 1 "$INTAKE_1" pg1_runs in1_runs
+s_pairs 1 1 "$INTAKE_1" pg1_runs in1_runs rtt_runs
 # The headline ratio: pgbench at 16 clients and intake at 64, with each run's CPU time.
-s_pairs 16 64 "$INTAKE_64" pg16_runs in64_runs s_measured
+s_pairs 16 64 "$INTAKE_64" pg16_runs in64_runs "" s_measured
 if s_step floor; then
     s_sql "$tmp/main" "DROP TABLE bench_floor; DROP SEQUENCE bench_floor_seq;"
     floor_table=""
@@ -378,7 +386,7 @@ machine=$(jq -n --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuin
     --arg server "$("$bin/codispatchd" --version)" \
     '{cpu: $cpu, cores: $cores, mem_mb: $mem, kernel: $kernel, postgresql: $pg,
       loadavg_at_end: $load, server: $server}')
-jq -n --argjson rtt "$rtt" \
+jq -n --argjson rtt_runs "$(printf '%s\n' "${rtt_runs[@]}" | jq -s .)" \
     --argjson pg1_runs "$(printf '%s\n' "${pg1_runs[@]}" | jq -s .)" \
     --argjson in1_runs "$(printf '%s\n' "${in1_runs[@]}" | jq -s .)" \
     --argjson pg16_runs "$(printf '%s\n' "${pg16_runs[@]}" | jq -s .)" \
@@ -403,16 +411,17 @@ jq -n --argjson rtt "$rtt" \
         [range(0; [($in | length), ($floor | length)] | min) as $i | [$in[$i], $floor[$i]] | f];
     pairwise($in64_runs; $pg16_runs; .[0].throughput_per_s / .[1].tps) as $ratios |
     ($pg16_runs | median_by(.tps)) as $pg16 | ($in64_runs | median_by(.throughput_per_s)) as $in64 |
-    # The 1-client pairs: each intake p50 against the floor of its own pair; the runs shown
-    # are those of the median pair.
-    (if $rtt then pairwise($in1_runs; $pg1_runs; .[0].p50_ms / (.[1].latency_ms + $rtt.p50_ms))
-     else [] end) as $ratios1 |
+    # The 1-client pairs: each intake p50 against the floor of its own pair (its pgbench
+    # latency and its round trip); the runs shown are those of the median pair.
+    pairwise($pg1_runs; $rtt_runs; .[0].latency_ms + .[1].p50_ms) as $floors1 |
+    pairwise($in1_runs; $floors1; .[0].p50_ms / .[1]) as $ratios1 |
     ([range(0; $ratios1 | length)] | median_by($ratios1[.])) as $mid1 |
     (if $mid1 != null then $pg1_runs[$mid1] else ($pg1_runs | median_by(.latency_ms)) end) as $pg1 |
     (if $mid1 != null then $in1_runs[$mid1] else ($in1_runs | median_by(.p50_ms)) end) as $in1 |
+    (if $mid1 != null then $rtt_runs[$mid1] else ($rtt_runs | median_by(.p50_ms)) end) as $rtt |
     {date: $date, machine: $machine,
-     zmq_rtt: $rtt, fdatasync_us: $fsync_us, pgbench_1: $pg1, pgbench_16: $pg16,
-     pgbench_1_runs: $pg1_runs, intake_1_runs: $in1_runs,
+     zmq_rtt: $rtt, zmq_rtt_runs: $rtt_runs, fdatasync_us: $fsync_us, pgbench_1: $pg1,
+     pgbench_16: $pg16, pgbench_1_runs: $pg1_runs, intake_1_runs: $in1_runs,
      intake_1_p99_median_ms: ($in1_runs | map(.p99_ms) | median),
      intake1_p50_vs_floor_pairs: $ratios1,
      pgbench_16_runs: $pg16_runs, intake_64_runs: $in64_runs,
@@ -423,7 +432,7 @@ jq -n --argjson rtt "$rtt" \
      intake_1: $in1, intake_16: $in16, intake_64: $in64, intake_64_libzmq: $in64_libzmq,
      lifecycle: $life, stream: $stream, stream_libzmq: $stream_libzmq, restart: $restart,
      sim_offline: (if $sim then $sim + {measured_wall_s: $sim_wall} else null end),
-     floor_ms: (if $pg1 and $rtt then $pg1.latency_ms + $rtt.p50_ms else null end),
+     floor_ms: (if $mid1 != null then $floors1[$mid1] else null end),
      intake64_vs_pgbench16: ($ratios | median),
      intake1_p50_vs_floor: ($ratios1 | median)}' \
     >build/bench.json
@@ -438,7 +447,7 @@ jq -r '
   def errors(runs): [(runs // [])[].errors] | add;
   "| Measure | Result | Target | Met |",
   "|---|---|---|---|",
-  "| ZeroMQ round trip p50 (`bench rtt`) | \(r(.zmq_rtt.p50_ms)) ms | | |",
+  "| ZeroMQ round trip p50 (`bench rtt`, right before each 1-client intake run; the median pair'"'"'s, of each) | \(r(.zmq_rtt.p50_ms)) ms (\([(.zmq_rtt_runs // [])[] | r(.p50_ms)] | join(", ")) ms) | | |",
   "| fdatasync of one 8 kB write (`pg_test_fsync`): the cost of a commit flush here | \(r(.fdatasync_us)) µs | | |",
   "| pgbench 1 client: TPS / latency (the median pair'"'"'s run; the latency of each) | \(r(.pgbench_1.tps)) / \(r(.pgbench_1.latency_ms)) ms (\([(.pgbench_1_runs // [])[] | r(.latency_ms)] | join(", ")) ms) | | |",
   "| pgbench 16 clients: TPS / latency (the median of \(.pgbench_16_runs | length) runs; the TPS of each) | \(r(.pgbench_16.tps)) / \(r(.pgbench_16.latency_ms)) ms (\([.pgbench_16_runs[] | r(.tps)] | join(", "))) | | |",
