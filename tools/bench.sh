@@ -416,9 +416,10 @@ jq -n --argjson rtt_runs "$(printf '%s\n' "${rtt_runs[@]}" | jq -s .)" \
     pairwise($pg1_runs; $rtt_runs; .[0].latency_ms + .[1].p50_ms) as $floors1 |
     pairwise($in1_runs; $floors1; .[0].p50_ms / .[1]) as $ratios1 |
     ([range(0; $ratios1 | length)] | median_by($ratios1[.])) as $mid1 |
-    (if $mid1 != null then $pg1_runs[$mid1] else ($pg1_runs | median_by(.latency_ms)) end) as $pg1 |
-    (if $mid1 != null then $in1_runs[$mid1] else ($in1_runs | median_by(.p50_ms)) end) as $in1 |
-    (if $mid1 != null then $rtt_runs[$mid1] else ($rtt_runs | median_by(.p50_ms)) end) as $rtt |
+    # A list'"'"'s run of the median pair (without pairs, its median run by f).
+    def of_mid1(f): if $mid1 != null then .[$mid1] else median_by(f) end;
+    ($pg1_runs | of_mid1(.latency_ms)) as $pg1 | ($in1_runs | of_mid1(.p50_ms)) as $in1 |
+    ($rtt_runs | of_mid1(.p50_ms)) as $rtt |
     {date: $date, machine: $machine,
      zmq_rtt: $rtt, zmq_rtt_runs: $rtt_runs, fdatasync_us: $fsync_us, pgbench_1: $pg1,
      pgbench_16: $pg16, pgbench_1_runs: $pg1_runs, intake_1_runs: $in1_runs,
