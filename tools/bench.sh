@@ -9,7 +9,8 @@
 #      compared with; pgbench at 1 client, the round trip and intake at
 #      1, and pgbench at 16 clients and intake at 64, run as BENCH_PAIRS back-to-back pairs
 #      each, and each ratio is the median of its pairs' (the machine's speed drifts from one
-#      minute to the next; a pair shares its minute);
+#      minute to the next; a pair shares its minute; five, so that a slow spell must cover
+#      three pairs, not two, to decide a median);
 #   2. `bench stream` (1000 subscribers, 1000 changes/s for 10 s after a 1 s ramp at that rate,
 #      whose lag is reported apart) first, on a fresh server, then again with the bench's
 #      subscribers on libzmq; `bench intake` at 1, 64 (and 64 on libzmq)
@@ -20,7 +21,7 @@
 # Prints a Markdown table (paste it into README's Benchmarks section) and writes every figure
 # to build/bench.json.  Speed is never a test: this script fails only when a step fails.
 #
-# Knobs (environment): BENCH_PGBENCH_S (10), BENCH_PAIRS (3, odd), BENCH_INTAKE_CALLS_1 (5000),
+# Knobs (environment): BENCH_PGBENCH_S (10), BENCH_PAIRS (5, odd), BENCH_INTAKE_CALLS_1 (5000),
 # _16 (40000), _64 (50000, per pair), BENCH_LIFECYCLE_CALLS (2000), BENCH_STREAM_SUBS (1000), BENCH_STREAM_RATE
 # (1000), BENCH_STREAM_S (10), BENCH_RESTART_CALLS (100000), BENCH_RESTART_UNITS (2000),
 # BENCH_SKIP_BUILD=1, BENCH_STEPS ("floor load restart sim": which parts to run; the figures
@@ -38,7 +39,7 @@ PGBENCH_S=${BENCH_PGBENCH_S:-10}
 INTAKE_1=${BENCH_INTAKE_CALLS_1:-5000}
 INTAKE_16=${BENCH_INTAKE_CALLS_16:-40000}
 INTAKE_64=${BENCH_INTAKE_CALLS_64:-50000}
-PAIRS=${BENCH_PAIRS:-3}
+PAIRS=${BENCH_PAIRS:-5}
 if ! [[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || ((PAIRS % 2 == 0)); then
     # Odd, so that every median is one of the runs, not between two of them.
     echo "bench: BENCH_PAIRS must be an odd number of pairs (1, 3, 5...), not '$PAIRS'" >&2
